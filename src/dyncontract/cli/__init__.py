@@ -1,0 +1,1 @@
+"""CLI layer (typer): see :mod:`dyncontract.cli.main`."""

@@ -1,0 +1,26 @@
+"""The ``dyncontract`` command line."""
+
+from __future__ import annotations
+
+import typer
+
+from dyncontract.cli import solve as _solve
+
+app = typer.Typer(
+    name="dyncontract",
+    help="Two-period dynamic contracts for federated AI agent construction.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+app.command("solve")(_solve.solve)
+app.command("check")(_solve.check)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

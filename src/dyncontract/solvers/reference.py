@@ -1,0 +1,121 @@
+"""Reference contracts (model.md §6): static, static-redesigned, complete information.
+
+Every function returns a :class:`~dyncontract.solvers.exact.SolveResult` whose contract is a
+*dynamic* contract (T1, R1, T2, R2), so each can be checked and simulated like any other.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import brentq
+
+from dyncontract.model.contract import Contract, expected_profit
+from dyncontract.model.economics import cost
+from dyncontract.model.scenario import Scenario
+from dyncontract.solvers.exact import OPTIMAL, SolveResult, solve_dynamic, solve_menu
+
+
+def first_best_workload(theta: np.ndarray | float, sc: Scenario) -> np.ndarray:
+    """argmax_T G(T) - C(theta, T) on [0, T_max], per type.
+
+    The first-order condition alpha beta / (1 + beta T) = 3 xi kappa T^2 / (tau^2 theta) has
+    one positive root (left side falls, right side rises); it is found by bracketing.
+    """
+    thetas = np.atleast_1d(np.asarray(theta, float))
+    out = np.empty_like(thetas)
+    for j, th in enumerate(thetas):
+
+        def foc(T: float, th: float = th) -> float:
+            return sc.alpha * sc.beta / (
+                1 + sc.beta * T
+            ) - 3 * sc.energy_price * sc.kappa * T**2 / (sc.tau**2 * th)
+
+        out[j] = sc.t_max if foc(sc.t_max) >= 0 else brentq(foc, 0.0, sc.t_max, xtol=1e-13)
+    return out if np.ndim(theta) else out[0]
+
+
+def complete_info(sc: Scenario) -> SolveResult:
+    """First best: the CS knows each type, asks T*(theta) and pays exactly the cost."""
+    t0 = time.perf_counter()
+    T = first_best_workload(sc.theta, sc)
+    R = cost(sc.theta, T, sc)
+    K = sc.K
+    contract = Contract(T1=T, R1=R, T2=np.tile(T, (K, 1)), R2=np.tile(R, (K, 1)))
+    return SolveResult(
+        OPTIMAL,
+        expected_profit(contract, sc),
+        contract,
+        time.perf_counter() - t0,
+        "complete-info",
+        solver="brentq",
+    )
+
+
+def static_contract(sc: Scenario) -> SolveResult:
+    """The optimal single-period menu for the prior p, offered unchanged in both periods.
+
+    In period 2 the ESs (types now ~ pQ) re-pick from the same menu; since the menu is IC
+    they pick truthfully, and the contract is feasible for the dynamic problem.
+    """
+    m = solve_menu(sc, sc.prior)
+    contract = (
+        Contract.single_period(m.T, m.R) if m.status == OPTIMAL or np.isfinite(m.profit) else None
+    )
+    profit = expected_profit(contract, sc) if contract is not None else float("nan")
+    return SolveResult(m.status, profit, contract, m.solve_seconds, "static")
+
+
+def static_redesign(sc: Scenario) -> SolveResult:
+    """An optimal menu for p in period 1 and another for pQ in period 2 (two contracting rounds)."""
+    m1 = solve_menu(sc, sc.prior)
+    m2 = solve_menu(sc, sc.period2_prior)
+    status = (
+        OPTIMAL
+        if (m1.status == OPTIMAL and m2.status == OPTIMAL)
+        else (m1.status if m1.status != OPTIMAL else m2.status)
+    )
+    K = sc.K
+    contract = Contract(T1=m1.T, R1=m1.R, T2=np.tile(m2.T, (K, 1)), R2=np.tile(m2.R, (K, 1)))
+    return SolveResult(
+        status,
+        expected_profit(contract, sc),
+        contract,
+        m1.solve_seconds + m2.solve_seconds,
+        "static-redesign",
+    )
+
+
+@dataclass
+class References:
+    dynamic: SolveResult
+    static: SolveResult
+    static_redesign: SolveResult
+    complete_info: SolveResult
+
+    def profits(self) -> dict[str, float]:
+        return {
+            "dynamic": self.dynamic.profit,
+            "static": self.static.profit,
+            "static_redesign": self.static_redesign.profit,
+            "complete_info": self.complete_info.profit,
+        }
+
+    @property
+    def all_optimal(self) -> bool:
+        return all(
+            r.status == OPTIMAL
+            for r in (self.dynamic, self.static, self.static_redesign, self.complete_info)
+        )
+
+
+def solve_references(sc: Scenario, **dynamic_kwargs: object) -> References:
+    """Dynamic optimum and the three reference contracts for one scenario."""
+    return References(
+        dynamic=solve_dynamic(sc, **dynamic_kwargs),  # type: ignore[arg-type]
+        static=static_contract(sc),
+        static_redesign=static_redesign(sc),
+        complete_info=complete_info(sc),
+    )

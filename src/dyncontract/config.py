@@ -3,6 +3,7 @@
 A config file is a mapping of sections; each section belongs to one layer::
 
     scenario:   model.md §7 (dyncontract.model.scenario.ScenarioConfig)
+    env:        the learning environment (dyncontract.env.distribution.EnvConfig)
 
 Later layers add their sections here. Unknown sections and keys are errors. ``--set
 section.key=value`` overrides are applied before validation (values are parsed as YAML, so
@@ -19,6 +20,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from dyncontract.env.distribution import EnvConfig
 from dyncontract.model.scenario import Scenario, ScenarioConfig
 
 
@@ -32,6 +34,7 @@ class DyncontractConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     scenario: ScenarioConfig = ScenarioConfig()
+    env: EnvConfig = EnvConfig()
 
     def scenario_obj(self) -> Scenario:
         return self.scenario.to_scenario()

@@ -1,0 +1,175 @@
+"""Scenario distribution of the learning environment: market states and their encoding.
+
+Each episode draws a market state: what varies (by default the prior p, the persistence
+rho and the energy price xi, as model.md §7 suggests) around a fixed base scenario. The
+policy sees the state as a vector in [-1, 1]^obs_dim:
+
+    obs = [2 p_1 - 1, ..., 2 p_K - 1,  2 (rho - lo) / (hi - lo) - 1,  2 (xi - lo) / (hi - lo) - 1]
+
+(entries of fixed quantities are left out). The observation *is* the state: rewards are
+computed from the decoded observation, so the gymnasium env and the batched torch env see the
+same numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from dyncontract.model.scenario import Scenario
+
+ActionMode = Literal["structured", "raw"]
+
+#: Smallest prior probability after decoding (a float32 observation can round p to 0).
+PRIOR_FLOOR = 1e-7
+
+
+class EnvConfig(BaseModel):
+    """The ``env:`` config section."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+    action_mode: ActionMode = "structured"
+    #: Dirichlet concentration of the prior (null: the prior is fixed at scenario.prior).
+    prior_concentration: float | None = 1.0
+    #: persistence rho ~ U[lo, hi] (null: fixed at the scenario's Q).
+    persistence_range: tuple[float, float] | None = (0.3, 0.9)
+    #: energy price xi ~ U[lo, hi] (null: fixed at scenario.energy_price).
+    energy_price_range: tuple[float, float] | None = (0.03, 0.08)
+    #: reward = profit / reward_scale.
+    reward_scale: float = 10.0
+    #: structured mode: sort workloads within each period-1 menu and each period-2 history
+    #: (Lemma 1), so most actions are implementable.
+    monotone: bool = True
+    #: structured mode: reward of non-implementable workloads is -(penalty + gap / scale).
+    infeasible_penalty: float = 1.0
+    #: raw mode: reward = (profit - violation_penalty * total violation) / reward_scale.
+    violation_penalty: float = 10.0
+    #: raw mode: rewards are R = reward_max (a + 1) / 2 (null: alpha ln(1 + beta T_max)).
+    reward_max: float | None = None
+    #: absolute tolerance of the feasibility flag (reward units).
+    feasibility_tol: float = 1e-6
+    #: held-out market states for the optimality ratio and their seed.
+    held_out_states: int = 256
+    held_out_seed: int = 12345
+
+    @field_validator("prior_concentration", "reward_scale", "reward_max")
+    @classmethod
+    def _pos(cls, v: float | None) -> float | None:
+        if v is not None and v <= 0:
+            raise ValueError(f"must be > 0, got {v}")
+        return v
+
+    @field_validator("infeasible_penalty", "violation_penalty", "feasibility_tol")
+    @classmethod
+    def _nonneg(cls, v: float) -> float:
+        if v < 0:
+            raise ValueError(f"must be >= 0, got {v}")
+        return v
+
+    @field_validator("held_out_states")
+    @classmethod
+    def _n(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError(f"must be >= 1, got {v}")
+        return v
+
+    @field_validator("persistence_range")
+    @classmethod
+    def _rho(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
+        if v is not None and not (0.0 <= v[0] < v[1] <= 1.0):
+            raise ValueError(f"must be [lo, hi] with 0 <= lo < hi <= 1, got {list(v)}")
+        return v
+
+    @field_validator("energy_price_range")
+    @classmethod
+    def _xi(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
+        if v is not None and not (0.0 < v[0] < v[1]):
+            raise ValueError(f"must be [lo, hi] with 0 < lo < hi, got {list(v)}")
+        return v
+
+
+@dataclass(frozen=True)
+class MarketStates:
+    """A batch of market states (numpy, float64): prior (n, K), rho (n,), xi (n,)."""
+
+    prior: np.ndarray
+    rho: np.ndarray | None  # None: the scenario's transition matrix is used
+    xi: np.ndarray
+
+
+class ScenarioDistribution:
+    """Draws market states around ``base`` and encodes/decodes them as observations."""
+
+    def __init__(self, base: Scenario, cfg: EnvConfig) -> None:
+        self.base = base
+        self.cfg = cfg
+        K = base.K
+        self.K = K
+        self.vary_prior = cfg.prior_concentration is not None
+        self.vary_rho = cfg.persistence_range is not None
+        self.vary_xi = cfg.energy_price_range is not None
+        self.obs_dim = K * self.vary_prior + self.vary_rho + self.vary_xi
+        if self.obs_dim == 0:
+            # nothing varies: a constant one-entry observation keeps Box spaces well-formed
+            self.obs_dim = 1
+
+    # ----- sampling -----------------------------------------------------------------------
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """n observations, shape (n, obs_dim), float32 (the decoded values are the state)."""
+        cfg = self.cfg
+        parts = []
+        if self.vary_prior:
+            p = rng.dirichlet(np.full(self.K, cfg.prior_concentration), size=n)
+            parts.append(2.0 * p - 1.0)
+        if self.vary_rho:
+            parts.append(rng.uniform(-1.0, 1.0, size=(n, 1)))
+        if self.vary_xi:
+            parts.append(rng.uniform(-1.0, 1.0, size=(n, 1)))
+        if not parts:
+            parts.append(np.zeros((n, 1)))
+        return np.clip(np.concatenate(parts, axis=1), -1.0, 1.0).astype(np.float32)
+
+    # ----- decoding (numpy; the torch twin lives in env.batched) --------------------------
+    def decode(self, obs: np.ndarray) -> MarketStates:
+        obs = np.atleast_2d(np.asarray(obs, dtype=np.float64))
+        n, j = obs.shape[0], 0
+        base, cfg = self.base, self.cfg
+        if self.vary_prior:
+            p = np.maximum((obs[:, : self.K] + 1.0) / 2.0, PRIOR_FLOOR)
+            p = p / p.sum(axis=1, keepdims=True)
+            j = self.K
+        else:
+            p = np.tile(base.prior, (n, 1))
+        rho = None
+        if self.vary_rho:
+            lo, hi = cfg.persistence_range  # type: ignore[misc]
+            rho = lo + (np.clip(obs[:, j], -1, 1) + 1.0) / 2.0 * (hi - lo)
+            j += 1
+        if self.vary_xi:
+            lo, hi = cfg.energy_price_range  # type: ignore[misc]
+            xi = lo + (np.clip(obs[:, j], -1, 1) + 1.0) / 2.0 * (hi - lo)
+        else:
+            xi = np.full(n, base.energy_price)
+        return MarketStates(prior=p, rho=rho, xi=xi)
+
+    def transition(self, states: MarketStates) -> np.ndarray:
+        """Q per state, shape (n, K, K)."""
+        n = states.prior.shape[0]
+        if states.rho is None:
+            return np.tile(self.base.transition, (n, 1, 1))
+        K = self.K
+        r = states.rho[:, None, None]
+        return r * np.eye(K)[None] + (1.0 - r) / K
+
+    def scenarios(self, obs: np.ndarray) -> list[Scenario]:
+        """The full Scenario of each observation (for the exact solver and numpy checks)."""
+        st = self.decode(obs)
+        Q = self.transition(st)
+        return [
+            self.base.replace(prior=st.prior[i], transition=Q[i], energy_price=float(st.xi[i]))
+            for i in range(st.prior.shape[0])
+        ]

@@ -30,15 +30,17 @@ def _sort(x: Any) -> Any:
     return np.sort(x, axis=-1)
 
 
-def split_action(a: Any, K: int, t_max: float, mode: str, monotone: bool, r_max: float) -> tuple:
+def split_action(a: Any, K: int, t_max: float, mode: str, monotone: str, r_max: float) -> tuple:
     """``a`` (n, d) -> (T1 (n, K), T2 (n, K, K), R1, R2) with R1/R2 None in structured mode."""
     n = a.shape[0]
     a = a.clip(-1.0, 1.0) if hasattr(a, "clip") else a
     T = t_max * (a[:, : K + K * K] + 1.0) / 2.0
     T1 = T[:, :K]
     T2 = T[:, K:].reshape(n, K, K)
-    if monotone and mode == "structured":
-        T1, T2 = _sort(T1), _sort(T2)
+    if mode == "structured" and monotone in ("both", "period2"):
+        T2 = _sort(T2)  # Lemma 1: implementable period-2 menus are monotone
+    if mode == "structured" and monotone == "both":
+        T1 = _sort(T1)  # a restriction: optimal T1 need not be monotone (docs/env.md)
     if mode == "structured":
         return T1, T2, None, None
     R = r_max * (a[:, K + K * K :] + 1.0) / 2.0

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from functools import partial
 
 import numpy as np
 
@@ -38,19 +39,19 @@ def main() -> None:
     print(f"{'K':>3} {'program':<28} {'status':<10} {'first s':>8} {'warm s':>8} {'profit':>12}")
     for K in args.K:
         sc = Scenario.default(theta=np.linspace(1.0, 3.0, K).tolist())
-        variants = [("reduced", dict(reduced=True))]
-        if K <= args.full_up_to:
-            variants.append(("full", dict(reduced=False)))
-        for name, kw in variants:
-            first, t_first = timed(lambda kw=kw: solve_dynamic(sc, **kw))
-            warm = [timed(lambda kw=kw: solve_dynamic(sc, **kw))[1] for _ in range(args.repeat)]
+        variants = [True] + ([False] if K <= args.full_up_to else [])
+        for reduced in variants:
+            first, t_first = timed(partial(solve_dynamic, sc, reduced=reduced))
+            warm = [
+                timed(partial(solve_dynamic, sc, reduced=reduced))[1] for _ in range(args.repeat)
+            ]
             print(
                 f"{K:>3} {first.program:<28} {first.status:<10} {t_first:>8.3f} "
                 f"{min(warm):>8.3f} {first.profit:>12.6f}"
             )
         c = first.contract
-        lp, t_lp = timed(lambda c=c: least_payment_lp(c.T1, c.T2, sc))
-        fast, t_fast = timed(lambda c=c: least_payment_contract(c.T1, c.T2, sc))
+        lp, t_lp = timed(partial(least_payment_lp, c.T1, c.T2, sc))
+        fast, t_fast = timed(partial(least_payment_contract, c.T1, c.T2, sc))
         print(f"{K:>3} {'least-payment LP (HiGHS)':<28} {lp.status:<10} {t_lp:>8.3f}")
         print(f"{K:>3} {'least-payment fast':<28} {fast.status[:10]:<10} {t_fast:>8.4f}")
 

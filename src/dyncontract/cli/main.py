@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from dyncontract.cli import simulate as _simulate
 from dyncontract.cli import solve as _solve
 
 app = typer.Typer(
@@ -16,6 +17,7 @@ app = typer.Typer(
 
 app.command("solve")(_solve.solve)
 app.command("check")(_solve.check)
+app.command("simulate")(_simulate.simulate_cmd)
 
 
 def main() -> None:

@@ -1,0 +1,163 @@
+"""The ``framework:`` section of a config file: the federated AI agent construction simulator.
+
+Every default is documented in ``docs/framework.md``. Units: milliseconds for latencies,
+megabits per second for link rates, bytes for data volumes.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+
+#: The four kinds of agent module (paper: perception, memory, planning, action).
+MODULE_KINDS: tuple[str, ...] = ("perception", "memory", "planning", "action")
+
+#: Largest Monte-Carlo population accepted (memory: ~40 float arrays of this length).
+MAX_N_ES = 5_000_000
+
+#: Largest request stream accepted.
+MAX_REQUESTS = 5_000_000
+
+_FROZEN = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+
+def _positive(v: float) -> float:
+    if v <= 0:
+        raise ValueError(f"must be > 0, got {v}")
+    return v
+
+
+class ModuleShares(BaseModel):
+    """Probability that an ES's module (in a period) is of each kind; the four sum to 1."""
+
+    model_config = _FROZEN
+
+    perception: float = 0.25
+    memory: float = 0.25
+    planning: float = 0.25
+    action: float = 0.25
+
+    @field_validator("perception", "memory", "planning", "action")
+    @classmethod
+    def _share(cls, v: float) -> float:
+        if not 0.0 < v <= 1.0:
+            raise ValueError(f"must be in (0, 1] (every kind is needed for an agent), got {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _sum(self) -> ModuleShares:
+        s = math.fsum(self.as_tuple())
+        if abs(s - 1.0) > 1e-9:
+            raise ValueError(f"must sum to 1 (sums to {s:.12g})")
+        return self
+
+    def as_tuple(self) -> tuple[float, float, float, float]:
+        return (self.perception, self.memory, self.planning, self.action)
+
+
+class LatencyConfig(BaseModel):
+    """User-request latency model, edge deployment vs a cloud-centralised baseline.
+
+    A latency is RTT + transfer of the request's raw input + inference (+ forwarding at the
+    edge when the user's ES hosts no agent). RTTs and inference times are medians; each draw
+    multiplies them by an independent lognormal factor exp(sigma Z), Z ~ N(0, 1).
+    """
+
+    model_config = _FROZEN
+
+    n_requests: int = 20_000
+    edge_rtt_ms: float = 10.0
+    cloud_rtt_ms: float = 80.0
+    rtt_sigma: float = 0.3
+    edge_inference_ms: float = 35.0
+    cloud_inference_ms: float = 25.0
+    inference_sigma: float = 0.25
+    request_bytes: float = 200_000.0
+    edge_uplink_mbps: float = 200.0
+    cloud_uplink_mbps: float = 50.0
+    inter_es_rtt_ms: float = 5.0
+
+    @field_validator("n_requests")
+    @classmethod
+    def _n_requests(cls, v: int) -> int:
+        if not 1 <= v <= MAX_REQUESTS:
+            raise ValueError(f"must be in [1, {MAX_REQUESTS}], got {v}")
+        return v
+
+    @field_validator(
+        "edge_rtt_ms",
+        "cloud_rtt_ms",
+        "edge_inference_ms",
+        "cloud_inference_ms",
+        "edge_uplink_mbps",
+        "cloud_uplink_mbps",
+    )
+    @classmethod
+    def _pos(cls, v: float) -> float:
+        return _positive(v)
+
+    @field_validator("rtt_sigma", "inference_sigma", "request_bytes", "inter_es_rtt_ms")
+    @classmethod
+    def _nonneg(cls, v: float) -> float:
+        if v < 0:
+            raise ValueError(f"must be >= 0, got {v}")
+        return v
+
+
+class FrameworkConfig(BaseModel):
+    """Monte-Carlo simulator of the federated AI agent construction framework."""
+
+    model_config = _FROZEN
+
+    #: Monte-Carlo population (number of simulated ESs); ``--n-es`` overrides it.
+    n_es: int = 10_000
+    #: Seed of the numpy Generator; ``--seed`` overrides it.
+    seed: int = 0
+    #: Tie tolerance, relative to the reward scale: utilities within
+    #: ``tie_tolerance * max(1, max |R|)`` of the best count as ties, and ties go to the
+    #: truthful item; declining needs a utility below minus that amount. The default matches
+    #: ``check``'s default feasibility tolerance (1e-6), so a contract that ``check`` calls
+    #: feasible is followed truthfully by every ES.
+    tie_tolerance: float = 1e-6
+    #: Period-1 participation rule under ``per_period``: ``own_period`` = an ES accepts no
+    #: period-1 item that loses it money in period 1 (model.md's U1 >= 0);
+    #: ``forward_looking`` = it accepts if the item plus its continuation value is >= 0.
+    period1_acceptance: Literal["own_period", "forward_looking"] = "own_period"
+    module_shares: ModuleShares = ModuleShares()
+    #: Agent quality from its four module qualities q = ln(1 + beta T).
+    agent_quality: Literal["mean", "min", "geometric"] = "mean"
+    #: Raw local data an ES processes per Gcycle of construction workload (bytes).
+    data_bytes_per_gcycle: float = 25e6
+    #: Size of one built module's parameters sent to the CS (bytes; not raw data).
+    module_bytes: float = 50e6
+    latency: LatencyConfig = LatencyConfig()
+
+    @field_validator("n_es")
+    @classmethod
+    def _n_es(cls, v: int) -> int:
+        if not 1 <= v <= MAX_N_ES:
+            raise ValueError(f"must be in [1, {MAX_N_ES}], got {v}")
+        return v
+
+    @field_validator("seed")
+    @classmethod
+    def _seed(cls, v: int) -> int:
+        if v < 0:
+            raise ValueError(f"must be >= 0, got {v}")
+        return v
+
+    @field_validator("tie_tolerance")
+    @classmethod
+    def _tie(cls, v: float) -> float:
+        if not 0.0 <= v <= 1e-3:
+            raise ValueError(f"must be in [0, 1e-3], got {v}")
+        return v
+
+    @field_validator("data_bytes_per_gcycle", "module_bytes")
+    @classmethod
+    def _bytes(cls, v: float) -> float:
+        if v < 0:
+            raise ValueError(f"must be >= 0, got {v}")
+        return v

@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 # The main job; later presets widen it (see README).
-RUN_ARGS ?= solve --config configs/default.yaml
+RUN_ARGS ?= reproduce --preset quick --out results
 
 .PHONY: run test lint format bench clean install install-dev
 
@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(PIP) install -q -e ".[dev]"
+	$(PIP) install -q -e ".[dev,ray]"
 	touch $@
 
 install: $(VENV)/.installed

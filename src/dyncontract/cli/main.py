@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import typer
 
+from dyncontract.cli import reproduce as _reproduce
 from dyncontract.cli import simulate as _simulate
 from dyncontract.cli import solve as _solve
+from dyncontract.cli import train as _train
 
 app = typer.Typer(
     name="dyncontract",
@@ -18,6 +20,9 @@ app = typer.Typer(
 app.command("solve")(_solve.solve)
 app.command("check")(_solve.check)
 app.command("simulate")(_simulate.simulate_cmd)
+app.command("train")(_train.train)
+app.command("evaluate")(_train.evaluate)
+app.command("reproduce")(_reproduce.reproduce)
 
 
 def main() -> None:

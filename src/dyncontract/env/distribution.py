@@ -159,6 +159,31 @@ class ScenarioDistribution:
             xi = np.full(n, base.energy_price)
         return MarketStates(prior=p, rho=rho, xi=xi)
 
+    def encode(
+        self, prior: np.ndarray | None = None, rho: float | None = None, xi: float | None = None
+    ) -> np.ndarray:
+        """The observation (obs_dim,) of one market state (None: the base scenario's value).
+
+        A value outside the distribution's range is clipped to it (with the prior this
+        cannot happen). ``rho`` must be given when the persistence varies and the base
+        transition matrix is not of the persistence family.
+        """
+        cfg, parts = self.cfg, []
+        if self.vary_prior:
+            p = self.base.prior if prior is None else np.asarray(prior, float)
+            parts.append(2.0 * p - 1.0)
+        if self.vary_rho:
+            lo, hi = cfg.persistence_range  # type: ignore[misc]
+            r = float(self.base.transition[0, 0] - self.base.transition[0, 1]) if rho is None else rho
+            parts.append([2.0 * (r - lo) / (hi - lo) - 1.0])
+        if self.vary_xi:
+            lo, hi = cfg.energy_price_range  # type: ignore[misc]
+            x = self.base.energy_price if xi is None else xi
+            parts.append([2.0 * (x - lo) / (hi - lo) - 1.0])
+        if not parts:
+            parts.append([0.0])
+        return np.clip(np.concatenate(parts), -1.0, 1.0).astype(np.float32)
+
     def transition(self, states: MarketStates) -> np.ndarray:
         """Q per state, shape (n, K, K)."""
         n = states.prior.shape[0]

@@ -1,1 +1,1 @@
-"""experiments layer."""
+"""Experiments layer: specs, baselines, runner (local / Ray), aggregation, figures."""

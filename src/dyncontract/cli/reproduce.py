@@ -1,0 +1,61 @@
+"""`dyncontract reproduce`: run an experiment preset end to end (runs, summary, figures)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dyncontract.cli._common import InputError, handles_input_errors
+
+
+@handles_input_errors
+def reproduce(
+    preset: Annotated[
+        str, typer.Option(help="Experiment preset: smoke | quick | paper (configs/experiments/).")
+    ] = "quick",
+    spec: Annotated[
+        Path | None, typer.Option("--spec", help="An experiment YAML instead of a preset.")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("results"),
+    backend: Annotated[str, typer.Option(help="local (process pool) or ray.")] = "local",
+    workers: Annotated[int, typer.Option(help="Parallel runs (processes / Ray CPUs).")] = 2,
+    address: Annotated[
+        str | None, typer.Option(help="Ray cluster address (default: start a local Ray).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+) -> None:
+    """Run every method of an experiment, then write summary.csv/.md and figures F1–F5.
+
+    Re-running with the same --out resumes: finished runs are skipped.
+    """
+    from dyncontract.experiments.report import build_report
+    from dyncontract.experiments.runner import execute
+    from dyncontract.experiments.spec import load_spec
+
+    if backend not in ("local", "ray"):
+        raise InputError(f"--backend: must be local or ray, got {backend!r}")
+    if workers < 1:
+        raise InputError(f"--workers: must be >= 1, got {workers}")
+    if address is not None and backend != "ray":
+        raise InputError("--address: only used with --backend ray")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out: {out} exists and is not a directory")
+    exp = load_spec(spec if spec is not None else preset)
+    try:
+        results = execute(exp, out, backend, workers, address, progress=not quiet, log=typer.echo)
+    except ValueError as exc:  # backend problems (e.g. Ray missing) are input errors
+        raise InputError(str(exc)) from None
+    failed = [r for r in results if r["status"] == "failed"]
+    rep = build_report(exp, out)
+    typer.echo("")
+    typer.echo(rep["summary_md"].read_text())
+    typer.echo(f"summary: {rep['summary_md']} (and summary.csv)")
+    typer.echo(
+        f"figures: {rep['figures'][0].parent}/ ({len(rep['figures'])} files: F1–F5, PNG + PDF)"
+    )
+    if failed:
+        for r in failed:
+            typer.echo(f"failed: {r['task']}: {r['error']}", err=True)
+        raise typer.Exit(1)

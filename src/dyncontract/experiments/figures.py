@@ -1,0 +1,262 @@
+"""Figures F1–F5 (matplotlib, PNG + PDF) from the run directories of an experiment."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from dyncontract.experiments.aggregate import curves  # noqa: E402
+from dyncontract.model.contract import Contract, utilities  # noqa: E402
+from dyncontract.model.economics import cost  # noqa: E402
+from dyncontract.model.scenario import Scenario  # noqa: E402
+
+COLORS = {
+    "edmsac": "tab:red",
+    "dmsac": "tab:orange",
+    "sac": "tab:blue",
+    "td3": "tab:green",
+    "ppo": "tab:purple",
+    "random": "tab:gray",
+    "greedy": "tab:brown",
+    "static": "black",
+    "complete_info": "tab:cyan",
+    "exact_dynamic": "black",
+}
+LEARNING = ("edmsac", "dmsac", "sac", "td3", "ppo")
+
+
+def save(fig: plt.Figure, path_stem: Path) -> list[Path]:
+    """Write ``stem.png`` and ``stem.pdf`` atomically."""
+    path_stem.parent.mkdir(parents=True, exist_ok=True)
+    outs = []
+    for ext in ("png", "pdf"):
+        final = path_stem.with_suffix(f".{ext}")
+        fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            fig.savefig(tmp, format=ext, dpi=150, bbox_inches="tight")
+            os.replace(tmp, final)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        outs.append(final)
+    plt.close(fig)
+    return outs
+
+
+def f1_learning_curves(runs: pd.DataFrame, reference: dict[str, float], stem: Path) -> list[Path]:
+    """Profit and optimality ratio vs environment steps and vs wall time, bands over seeds."""
+    fig, axes = plt.subplots(2, 2, figsize=(11, 8))
+    panels = [
+        ("step", "profit_mean", "environment steps (samples)", "CS profit per ES"),
+        ("step", "optimality_ratio", "environment steps (samples)", "optimality ratio"),
+        ("wall_s", "profit_mean", "wall time (s)", "CS profit per ES"),
+        ("wall_s", "optimality_ratio", "wall time (s)", "optimality ratio"),
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for ax, (x, y, xl, yl) in zip(axes.ravel(), panels, strict=True):
+            cs = curves(runs[runs["method"].isin(LEARNING)] if not runs.empty else runs, x, y)
+            for m, c in cs.items():
+                ax.plot(c[x], c["mean"], color=COLORS[m], label=m)
+                ax.fill_between(c[x], c["lo"], c["hi"], color=COLORS[m], alpha=0.2)
+            if y == "optimality_ratio":
+                ax.axhline(1.0, color="black", lw=1, ls="-", label="exact dynamic optimum")
+                if "static_ratio" in reference:
+                    ax.axhline(
+                        reference["static_ratio"],
+                        color="black",
+                        ls="--",
+                        lw=1,
+                        label="exact static contract",
+                    )
+                ax.set_ylim(max(0.0, ax.get_ylim()[0]), 1.01)
+            else:
+                if "optimal_profit" in reference:
+                    ax.axhline(
+                        reference["optimal_profit"],
+                        color="black",
+                        lw=1,
+                        label="exact dynamic optimum",
+                    )
+                if "static_profit" in reference:
+                    ax.axhline(
+                        reference["static_profit"],
+                        color="black",
+                        ls="--",
+                        lw=1,
+                        label="exact static contract",
+                    )
+                # seed bands can be wide with few seeds: keep the axis on the means
+                means = [c["mean"].to_numpy() for c in cs.values()]
+                lo = min(
+                    [float(np.nanmin(m)) for m in means if np.isfinite(m).any()]
+                    + [reference.get("static_profit", np.inf)]
+                )
+                top = reference.get("optimal_profit", lo + 1.0)
+                if np.isfinite(lo) and lo < top:
+                    pad = 0.1 * (top - lo)
+                    ax.set_ylim(lo - pad, top + pad)
+            ax.set_xlabel(xl)
+            ax.set_ylabel(yl)
+            ax.grid(alpha=0.3)
+    handles, labels = axes[0, 1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, frameon=False)
+    fig.suptitle("F1: learning curves on held-out market states (mean and 95 % band over seeds)")
+    fig.tight_layout(rect=(0, 0.06, 1, 0.96))
+    return save(fig, stem)
+
+
+def f2_optimal_contract(sc: Scenario, c: Contract, stem: Path) -> list[Path]:
+    """Workloads and rewards per type (Lemma 1) and each type's utility for each item."""
+    K = sc.K
+    types = np.arange(1, K + 1)
+    fig, axes = plt.subplots(2, 3, figsize=(14, 8))
+    ax = axes[0, 0]
+    ax.plot(types, c.T1, "o-", label="workload T¹ (Gcycles)")
+    ax.set_xlabel("reported type k (θ_k)")
+    ax.set_ylabel("workload T¹ (Gcycles)")
+    ax2 = ax.twinx()
+    ax2.plot(types, c.R1, "s--", color="tab:red", label="reward R¹")
+    ax2.set_ylabel("reward R¹", color="tab:red")
+    ax.set_title("period 1")
+    ax.set_xticks(types, [f"{t:g}" for t in sc.theta])
+    cmap = plt.get_cmap("viridis")
+    for k in range(K):
+        col = cmap(k / max(K - 1, 1))
+        axes[0, 1].plot(types, c.T2[k], "o-", color=col, label=f"history θ¹={sc.theta[k]:g}")
+        axes[0, 2].plot(types, c.R2[k], "s-", color=col, label=f"history θ¹={sc.theta[k]:g}")
+    for a, lab in ((axes[0, 1], "workload T² (Gcycles)"), (axes[0, 2], "reward R²")):
+        a.set_xlabel("period-2 report i (θ_i)")
+        a.set_ylabel(lab)
+        a.set_xticks(types, [f"{t:g}" for t in sc.theta])
+        a.set_title("period 2, per period-1 history")
+        a.grid(alpha=0.3)
+    axes[0, 2].legend(fontsize=8)
+    # utilities: type (row) taking item (column); the truthful item must be a row maximum
+    u1 = c.R1[None, :] - cost(sc.theta[:, None], c.T1[None, :], sc)
+    mid = K // 2
+    u2 = c.R2[mid][None, :] - cost(sc.theta[:, None], c.T2[mid][None, :], sc)
+    V = utilities(c, sc).V
+    for a, U, title in (
+        (axes[1, 0], u1, "period-1 utility R¹_l − C(θ_k, T¹_l)"),
+        (axes[1, 1], u2, f"period-2 utility after history θ¹={sc.theta[mid]:g}"),
+    ):
+        im = a.imshow(U, cmap="RdBu_r", vmin=-np.abs(U).max(), vmax=np.abs(U).max())
+        a.set_xlabel("item taken (reported type)")
+        a.set_ylabel("true type")
+        a.set_xticks(range(K), [f"{t:g}" for t in sc.theta])
+        a.set_yticks(range(K), [f"{t:g}" for t in sc.theta])
+        for k in range(K):
+            a.add_patch(plt.Rectangle((k - 0.5, k - 0.5), 1, 1, fill=False, ec="k", lw=2))
+        a.set_title(title, fontsize=10)
+        fig.colorbar(im, ax=a, fraction=0.046)
+    axes[1, 2].bar(types, V, color="tab:green")
+    axes[1, 2].axhline(0, color="k", lw=0.8)
+    axes[1, 2].set_xticks(types, [f"{t:g}" for t in sc.theta])
+    axes[1, 2].set_xlabel("true period-1 type θ_k")
+    axes[1, 2].set_ylabel("expected two-period utility V_k")
+    axes[1, 2].set_title("information rent (IR: V ≥ 0)")
+    fig.suptitle("F2: the optimal dynamic contract (boxes: truthful items; IC ⇔ box is a row max)")
+    fig.tight_layout()
+    return save(fig, stem)
+
+
+def f3_sweeps(data: pd.DataFrame, stem: Path) -> list[Path]:
+    """CS profit vs K, persistence, energy price, discount."""
+    params = [
+        ("K", "number of types K"),
+        ("persistence", "persistence ρ"),
+        ("energy_price", "energy price ξ"),
+        ("discount", "discount δ"),
+    ]
+    fig, axes = plt.subplots(2, 2, figsize=(11, 8))
+    style = {
+        "exact_dynamic": dict(color="black", marker="o", ls="-"),
+        "static": dict(color="tab:gray", marker="s", ls="--"),
+        "complete_info": dict(color="tab:cyan", marker="^", ls=":"),
+        "edmsac": dict(color="tab:red", marker="x", ls="none", ms=9, mew=2),
+    }
+    for ax, (p, label) in zip(axes.ravel(), params, strict=True):
+        d = data[data["param"] == p]
+        for m, st in style.items():
+            dm = d[d["method"] == m].sort_values("value")
+            if not dm.empty:
+                ax.plot(dm["value"], dm["profit"], label=m, **st)
+        ax.set_xlabel(label)
+        ax.set_ylabel("expected CS profit per ES")
+        ax.grid(alpha=0.3)
+    handles, labels = [], []
+    for a in axes.ravel():
+        for h, lab in zip(*a.get_legend_handles_labels(), strict=True):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    fig.legend(handles, labels, loc="lower center", ncol=4, frameon=False)
+    fig.suptitle("F3: CS profit vs scenario parameters (others at the default scenario)")
+    fig.tight_layout(rect=(0, 0.06, 1, 0.96))
+    return save(fig, stem)
+
+
+def f4_ablations(runs: pd.DataFrame, stem: Path) -> list[Path]:
+    """Final optimality ratio vs pruning target and vs number of denoising steps."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, param, label in (
+        (axes[0], "prune_target", "pruning target (fraction of hidden neurons masked)"),
+        (axes[1], "diffusion_steps", "denoising steps N"),
+    ):
+        if not runs.empty and "param" in runs:
+            d = runs[runs.get("param") == param]
+            if not d.empty:
+                g = d.groupby("value")["optimality_ratio_mean"]
+                mean, sd = g.mean(), g.std(ddof=1).fillna(0.0)
+                ax.errorbar(
+                    mean.index.astype(float),
+                    mean.values,
+                    yerr=sd.values,
+                    marker="o",
+                    color="tab:red",
+                    capsize=3,
+                    label="EDMSAC",
+                )
+        ax.axhline(1.0, color="black", lw=1, label="exact dynamic optimum")
+        ax.set_xlabel(label)
+        ax.set_ylabel("final optimality ratio")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle("F4: ablations (mean ± sd over seeds)")
+    fig.tight_layout()
+    return save(fig, stem)
+
+
+def f5_cost(cost_rows: pd.DataFrame, stem: Path) -> list[Path]:
+    """Wall time per update and denoising latency: EDMSAC masked / compacted vs DMSAC."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    if not cost_rows.empty:
+        upd = cost_rows.dropna(subset=["ms_per_update"])
+        axes[0].bar(
+            upd["label"], upd["ms_per_update"], color=[COLORS.get(m, "gray") for m in upd["method"]]
+        )
+        lat = cost_rows.dropna(subset=["denoise_ms_per_1k"])
+        axes[1].bar(
+            lat["label"],
+            lat["denoise_ms_per_1k"],
+            color=[COLORS.get(m, "gray") for m in lat["method"]],
+        )
+    axes[0].set_ylabel("training wall time / gradient updates (ms)")
+    axes[1].set_ylabel("denoising latency (ms per 1000 states)")
+    for a in axes:
+        a.tick_params(axis="x", rotation=15)
+        a.grid(alpha=0.3, axis="y")
+    fig.suptitle("F5: cost of training and of generating contracts (CPU)")
+    fig.tight_layout()
+    return save(fig, stem)

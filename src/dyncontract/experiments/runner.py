@@ -1,0 +1,241 @@
+"""Run an experiment: independent tasks on a process pool or on Ray, resumable at any moment.
+
+Each task writes into its own run directory ``OUT/<experiment>/<group>/<seed>/``:
+
+    config.yaml   the resolved config of the run
+    metrics.csv   evaluation rows (step, wall_s, optimality_ratio, ... ; see rl.trainer)
+    eval.json     the final evaluation
+    DONE          written last (atomically): the run is complete
+
+Every file is written atomically (temp file + rename). A sweep killed at any moment (even
+``kill -9``) and started again with the same ``--out`` skips the runs that have ``DONE``,
+resumes diffusion learners from their last checkpoint, and restarts the other unfinished runs
+from scratch. Summary and figures are rebuilt from the run directories at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from dyncontract._io import write_json_atomic, write_text_atomic
+from dyncontract.config import DyncontractConfig, build_config, dump_config
+from dyncontract.experiments.spec import EXACT, LEARNERS, SB3_ALGOS, ExperimentSpec, Task, expand
+
+DONE = "DONE"
+
+
+def cache_root(out: str | os.PathLike, experiment: str) -> Path:
+    """The experiment's cache (``DYNCONTRACT_CACHE`` inside its workers)."""
+    return Path(out) / experiment / ".cache"
+
+
+def heldout_cache(out: str | os.PathLike, experiment: str) -> Path:
+    return cache_root(out, experiment) / "heldout"
+
+
+def _clean_partial(d: Path, keep_checkpoint: bool) -> None:
+    """Remove temp files of interrupted writes; without a checkpoint, start the run afresh."""
+    if not d.exists():
+        return
+    for p in d.glob(".*.tmp"):
+        p.unlink(missing_ok=True)
+    if not keep_checkpoint:
+        for p in d.iterdir():
+            if p.is_dir():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
+
+
+def task_config(task: Task) -> DyncontractConfig:
+    extra = []
+    if task.method in LEARNERS:
+        extra.append(f"rl.algo={task.method}")
+        if task.budget.get("eval_every_steps"):
+            extra.append(f"rl.eval_every_steps={task.budget['eval_every_steps']}")
+    return build_config({}, list(task.overrides) + extra)
+
+
+def run_task(task: Task, out: str, threads: int = 1, sb3: dict[str, Any] | None = None) -> dict:
+    """Execute one task (in a worker process). Returns a small status dict."""
+    import torch
+
+    torch.set_num_threads(threads)
+    # every held-out set this run builds (trainer, evaluation) lands in the experiment's cache
+    os.environ["DYNCONTRACT_CACHE"] = str(cache_root(out, task.experiment))
+    d = task.run_dir(out)
+    if (d / DONE).exists():
+        return {"task": task.label, "status": "skipped"}
+    t0 = time.perf_counter()
+    ckpt = d / "checkpoint.pt"
+    is_learner = task.method in LEARNERS
+    _clean_partial(d, keep_checkpoint=is_learner and ckpt.exists())
+    d.mkdir(parents=True, exist_ok=True)
+    cfg = task_config(task)
+    cache = heldout_cache(out, task.experiment)
+    steps, minutes = task.budget.get("steps"), task.budget.get("max_minutes")
+    eval_every = task.budget.get("eval_every_steps") or 10_000
+    if is_learner:
+        from dyncontract.experiments.learners import train_and_evaluate
+
+        final = train_and_evaluate(cfg, d, task.seed, steps, minutes, cache)
+    else:
+        from dyncontract.experiments import baselines as B
+
+        write_text_atomic(d / "config.yaml", dump_config(cfg))
+        ctx = B.EvalContext(cfg, cache)
+        if task.method in SB3_ALGOS:
+            kwargs = (sb3 or {}).get(task.method, {})
+            rows = B.run_sb3(task.method, ctx, task.seed, steps, minutes, eval_every, kwargs)
+        elif task.method == "random":
+            rows = B.run_random(ctx, task.seed)
+        elif task.method == "greedy":
+            rows = B.run_greedy(ctx)
+        elif task.method in EXACT:
+            rows = B.run_exact(task.method, ctx)
+        else:  # pragma: no cover
+            raise ValueError(f"unknown method {task.method}")
+        write_metrics(d / "metrics.csv", rows)
+        final = {k: v for k, v in rows[-1].items() if k not in ("step", "wall_s")}
+        final["optimality_ratio_mean"] = final.pop("optimality_ratio")
+        final["steps"] = rows[-1]["step"]
+    final["train_wall_s"] = time.perf_counter() - t0
+    final.update({"method": task.method, "seed": task.seed, "group": task.group})
+    final.update(dict(task.meta))
+    write_json_atomic(d / "eval.json", final)
+    write_json_atomic(d / DONE, {"finished": time.time(), "wall_s": final["train_wall_s"]})
+    return {"task": task.label, "status": "done", "wall_s": final["train_wall_s"]}
+
+
+def write_metrics(path: Path, rows: list[dict[str, Any]]) -> None:
+    import pandas as pd
+
+    text = pd.DataFrame(rows).to_csv(index=False)
+    write_text_atomic(path, text)
+
+
+def _safe_run(task: Task, out: str, threads: int, sb3: dict[str, Any] | None) -> dict:
+    try:
+        return run_task(task, out, threads, sb3)
+    except Exception as exc:  # reported, and the sweep goes on with the other tasks
+        return {
+            "task": task.label,
+            "status": "failed",
+            "error": f"{type(exc).__name__}: {exc}",
+            "traceback": traceback.format_exc(),
+        }
+
+
+def pending(tasks: Iterable[Task], out: str | os.PathLike) -> list[Task]:
+    return [t for t in tasks if not (t.run_dir(out) / DONE).exists()]
+
+
+def execute(
+    spec: ExperimentSpec,
+    out: str | os.PathLike,
+    backend: str = "local",
+    workers: int = 2,
+    address: str | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> list[dict]:
+    """Run every unfinished task of ``spec``; returns their status dicts."""
+    out = str(out)
+    tasks = expand(spec)
+    todo = pending(tasks, out)
+    log(
+        f"{spec.name}: {len(tasks)} runs, {len(tasks) - len(todo)} already finished, "
+        f"{len(todo)} to run on {backend} with {workers} worker(s)"
+    )
+    # the held-out optima are solved once, before the workers start
+    from dyncontract.env import HeldOutSet
+
+    cfg = build_config({}, list(expand(spec)[0].overrides)) if tasks else None
+    if cfg is not None:
+        HeldOutSet.build(
+            cfg.scenario_obj(), cfg.env, cache_dir=heldout_cache(out, spec.name), progress=progress
+        )
+    if not todo:
+        return []
+    bar = tqdm(total=len(todo), desc=f"{spec.name} runs", disable=not progress, unit="run")
+    results: list[dict] = []
+
+    def done(r: dict) -> None:
+        results.append(r)
+        bar.update(1)
+        bar.set_postfix_str(r["task"])
+        if r["status"] == "failed":
+            log(f"run {r['task']} failed: {r['error']}")
+
+    try:
+        if backend == "local":
+            if workers <= 1:
+                for t in todo:
+                    done(_safe_run(t, out, 1, spec.sb3))
+            else:
+                with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+                    futs = [pool.submit(_safe_run, t, out, 1, spec.sb3) for t in todo]
+                    for f in as_completed(futs):
+                        done(f.result())
+        elif backend == "ray":
+            results_ray = _execute_ray(todo, out, workers, address, spec.sb3, done)
+            del results_ray
+        else:
+            raise ValueError(f"--backend: must be local or ray, got {backend!r}")
+    finally:
+        bar.close()
+    return results
+
+
+def _execute_ray(
+    todo: list[Task],
+    out: str,
+    workers: int,
+    address: str | None,
+    sb3: dict[str, Any] | None,
+    done: Callable[[dict], None],
+) -> None:
+    try:
+        import ray
+    except ImportError:
+        raise ValueError(
+            "--backend ray: Ray is not installed (pip install 'dyncontract[ray]')"
+        ) from None
+    started_here = not ray.is_initialized()
+    if started_here:
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+        kw: dict[str, Any] = {"log_to_driver": False, "include_dashboard": False}
+        if address:
+            ray.init(address=address, **kw)
+        else:
+            src = str(Path(__file__).resolve().parents[2])
+            ray.init(num_cpus=workers, runtime_env={"env_vars": {"PYTHONPATH": src}}, **kw)
+    try:
+        remote = ray.remote(num_cpus=1, max_retries=0)(_safe_run)
+        refs = [remote.remote(t, out, 1, sb3) for t in todo]
+        while refs:
+            ready, refs = ray.wait(refs, num_returns=1)
+            done(ray.get(ready[0]))
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def finished_runs(out: str | os.PathLike, experiment: str) -> list[Path]:
+    root = Path(out) / experiment
+    return sorted(p.parent for p in root.glob(f"*/*/{DONE}"))
+
+
+def load_eval(run_dir: Path) -> dict[str, Any]:
+    return json.loads((run_dir / "eval.json").read_text())

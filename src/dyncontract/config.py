@@ -5,6 +5,7 @@ A config file is a mapping of sections; each section belongs to one layer::
     scenario:   model.md §7 (dyncontract.model.scenario.ScenarioConfig)
     env:        the learning environment (dyncontract.env.distribution.EnvConfig)
     framework:  the agent-construction simulator (dyncontract.framework.config.FrameworkConfig)
+    rl:         (E)DMSAC and its trainer (dyncontract.rl.config.RLConfig)
 
 Later layers add their sections here. Unknown sections and keys are errors. ``--set
 section.key=value`` overrides are applied before validation (values are parsed as YAML, so
@@ -24,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from dyncontract.env.distribution import EnvConfig
 from dyncontract.framework.config import FrameworkConfig
 from dyncontract.model.scenario import Scenario, ScenarioConfig
+from dyncontract.rl.config import RLConfig
 
 
 class ConfigError(ValueError):
@@ -38,6 +40,7 @@ class DyncontractConfig(BaseModel):
     scenario: ScenarioConfig = ScenarioConfig()
     env: EnvConfig = EnvConfig()
     framework: FrameworkConfig = FrameworkConfig()
+    rl: RLConfig = RLConfig()
 
     def scenario_obj(self) -> Scenario:
         return self.scenario.to_scenario()

@@ -1,0 +1,189 @@
+"""`dyncontract train` and `dyncontract evaluate` (EDMSAC / DMSAC)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from dyncontract._io import write_json_atomic
+from dyncontract.cli._common import (
+    ConfigOpt,
+    InputError,
+    JsonOpt,
+    SetOpt,
+    check_output_path,
+    fmt_table,
+    get_config,
+    handles_input_errors,
+)
+
+_ALGOS = ("edmsac", "dmsac")
+_DEVICES = ("auto", "cpu", "cuda")
+
+
+def _check_device(device: str) -> str:
+    if device not in _DEVICES:
+        raise InputError(f"--device: must be auto, cpu or cuda, got {device!r}")
+    import torch
+
+    if device == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device: cuda requested but no CUDA device is available")
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+@handles_input_errors
+def train(
+    out: Annotated[Path, typer.Option("--out", help="Run directory (created).")],
+    algo: Annotated[
+        str | None, typer.Option("--algo", help="edmsac (with pruning) or dmsac (dense).")
+    ] = None,
+    env: Annotated[
+        str | None,
+        typer.Option("--env", help="Gymnasium env id (default dyncontract/ContractDesign-v0)."),
+    ] = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    steps: Annotated[
+        int | None, typer.Option("--steps", help="Budget in environment samples.")
+    ] = None,
+    max_minutes: Annotated[
+        float | None, typer.Option("--max-minutes", help="Budget in wall-clock minutes.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Random seed (default 0).")] = None,
+    device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda.")] = "auto",
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the interrupted run in --out.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Train EDMSAC (or DMSAC) and write metrics.csv, config.yaml and checkpoints to --out."""
+    from dyncontract.rl.checkpoint import CheckpointError
+    from dyncontract.rl.trainer import CHECKPOINT, METRICS, RunError, RunSpec, Trainer, load_run
+
+    if algo is not None and algo not in _ALGOS:
+        raise InputError(f"--algo: must be edmsac or dmsac, got {algo!r}")
+    if steps is not None and steps < 1:
+        raise InputError(f"--steps: must be >= 1, got {steps}")
+    if max_minutes is not None and (not math.isfinite(max_minutes) or max_minutes <= 0):
+        raise InputError(f"--max-minutes: must be a finite number > 0, got {max_minutes}")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out: {out} exists and is not a directory")
+    dev = _check_device(device)
+    try:
+        if resume:
+            if config is not None or set_:
+                raise InputError("--resume: the run's config is fixed; drop --config/--set")
+            if not (out / CHECKPOINT).is_file():
+                raise InputError(f"--resume: {out} has no {CHECKPOINT} to resume from")
+            cfg, meta = load_run(out)
+            for name, given, stored in (
+                ("--algo", algo, cfg.rl.algo),
+                ("--env", env, cfg.rl.env_id),
+                ("--seed", seed, meta.get("seed")),
+            ):
+                if given is not None and given != stored:
+                    raise InputError(f"{name}: the run used {stored!r}, got {given!r} on --resume")
+            spec = RunSpec(
+                seed=int(meta.get("seed", 0)),
+                device=dev,
+                steps=steps if steps is not None else meta.get("steps"),
+                max_minutes=max_minutes if max_minutes is not None else meta.get("max_minutes"),
+            )
+            if steps is not None or max_minutes is not None:
+                # a new budget replaces the stored one
+                spec.steps, spec.max_minutes = steps, max_minutes
+        else:
+            if out.exists() and ((out / CHECKPOINT).exists() or (out / METRICS).exists()):
+                raise InputError(
+                    f"--out: {out} already holds a run (use --resume, or another directory)"
+                )
+            overrides = list(set_ or [])
+            if algo is not None:
+                overrides.append(f"rl.algo={algo}")
+            if env is not None:
+                overrides.append(f"rl.env_id={env}")
+            cfg = get_config(config, overrides)
+            spec = RunSpec(
+                seed=0 if seed is None else seed, device=dev, steps=steps, max_minutes=max_minutes
+            )
+        trainer = Trainer(cfg, out, spec, quiet=quiet)
+        rows = trainer.train(resume=resume)
+    except (RunError, CheckpointError) as exc:
+        raise InputError(str(exc)) from None
+    last = rows[-1] if rows else {}
+    typer.echo(f"run: {out}  ({cfg.rl.algo}, env {cfg.rl.env_id}, device {dev})")
+    typer.echo(_summary(last))
+
+
+def _summary(row: dict[str, Any]) -> str:
+    keys = [
+        "step",
+        "wall_s",
+        "optimality_ratio",
+        "feasible_rate",
+        "return_mean",
+        "eval_reward",
+        "prune_ratio",
+        "alpha",
+    ]
+    cols, vals = [], []
+    for k in keys:
+        v = row.get(k)
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            continue
+        cols.append(k)
+        vals.append(v)
+    return fmt_table(cols, [vals]) if cols else "(no metrics)"
+
+
+@handles_input_errors
+def evaluate(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory written by `train`.")],
+    states: Annotated[
+        int, typer.Option("--states", help="Held-out market states (contract env).")
+    ] = 256,
+    episodes: Annotated[
+        int | None, typer.Option("--episodes", help="Episodes (other gymnasium envs).")
+    ] = None,
+    json_out: JsonOpt = None,
+    device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda.")] = "cpu",
+    no_timing: Annotated[
+        bool, typer.Option("--no-timing", help="Skip the dense / compact timing.")
+    ] = False,
+) -> None:
+    """Score a trained policy: optimality ratio, feasibility, compaction (or mean return)."""
+    from dyncontract.rl.checkpoint import CheckpointError
+    from dyncontract.rl.evaluation import as_json_safe, evaluate_run
+    from dyncontract.rl.trainer import RunError
+
+    check_output_path(json_out)
+    if states < 1:
+        raise InputError(f"--states: must be >= 1, got {states}")
+    if episodes is not None and episodes < 1:
+        raise InputError(f"--episodes: must be >= 1, got {episodes}")
+    if not run_dir.is_dir():
+        raise InputError(f"run_dir: {run_dir} is not a directory")
+    dev = _check_device(device)
+    try:
+        res = evaluate_run(
+            run_dir, states=states, episodes=episodes, device=dev, timing=not no_timing
+        )
+    except (RunError, CheckpointError) as exc:
+        raise InputError(str(exc)) from None
+    res = as_json_safe(res)
+    rows = []
+    for k, v in res.items():
+        if isinstance(v, dict):
+            for kk, vv in v.items():
+                rows.append([f"{k}.{kk}", vv if not isinstance(vv, list) else str(vv)])
+        elif k not in ("run_dir",):
+            rows.append([k, v])
+    typer.echo(fmt_table(["metric", "value"], rows, floatfmt="{:.6g}"))
+    if json_out is not None:
+        write_json_atomic(json_out, res)
+        typer.echo(f"wrote {json_out}")

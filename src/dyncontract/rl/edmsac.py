@@ -1,0 +1,255 @@
+"""EDMSAC: diffusion-model soft actor-critic with dynamic structured pruning (DMSAC without it).
+
+One update (CleanRL-style, see :meth:`EDMSAC.update`)::
+
+    # critics (twin, with target networks)
+    a', log pi(a'|s')  ~ target actor(s')                       (skipped if every s' is terminal)
+    y = r_scale r + gamma (1 - done) [min_i Q'_i(s', a') - alpha log pi(a'|s')]
+    L_Q = sum_i MSE(Q_i(s, a), y)
+    # actor (every actor_delay critic updates): back-propagate through the denoising chain
+    a, log pi(a|s) ~ actor(s)
+    L_pi = E[alpha log pi(a|s) - min_i Q_i(s, a)] + 1e-2 * E[relu(|m| - 1)^2]
+    # temperature (SAC automatic tuning on the last-step entropy estimate)
+    L_alpha = -log alpha * E[log pi(a|s) + H_target]
+    # Polyak averaging of the target critics and the target actor; the pruner recomputes the
+    # masks every prune_interval actor updates and copies them into the target actor.
+
+``log pi`` is the last-step Gaussian log-density (entropy estimator: see
+:mod:`dyncontract.rl.diffusion`). Learning rates and the target entropy follow the training
+progress in [0, 1] given to :meth:`update` (cosine / linear decay, linear anneal).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dyncontract.rl.config import RLConfig
+from dyncontract.rl.diffusion import DiffusionActor
+from dyncontract.rl.networks import TwinCritic
+from dyncontract.rl.pruning import DynamicPruner, pruning_ratio
+
+
+@dataclass
+class Batch:
+    """Transitions: obs (B, obs_dim), act (B, act_dim), rew (B,), next_obs (B, obs_dim),
+    done (B,) with 1.0 where the episode terminated (no bootstrap)."""
+
+    obs: torch.Tensor
+    act: torch.Tensor
+    rew: torch.Tensor
+    next_obs: torch.Tensor
+    done: torch.Tensor
+
+
+def lr_factor(schedule: str, progress: float, final_frac: float) -> float:
+    """Multiplier of the base learning rate at training progress in [0, 1]."""
+    p = min(max(progress, 0.0), 1.0)
+    if schedule == "constant":
+        return 1.0
+    if schedule == "linear":
+        return 1.0 - (1.0 - final_frac) * p
+    return final_frac + (1.0 - final_frac) * 0.5 * (1.0 + math.cos(math.pi * p))
+
+
+def make_actor(cfg: RLConfig, obs_dim: int, act_dim: int) -> DiffusionActor:
+    return DiffusionActor(
+        obs_dim,
+        act_dim,
+        n_steps=cfg.diffusion_steps,
+        widths=[cfg.actor_hidden] * cfg.actor_layers,
+        time_dim=cfg.time_embed_dim,
+        state_dim=cfg.state_embed_dim,
+        beta_min=cfg.beta_min,
+        beta_max=cfg.beta_max,
+        log_std_min=cfg.log_std_min,
+        log_std_max=cfg.log_std_max,
+    )
+
+
+class EDMSAC(nn.Module):
+    """The learner: actor, target actor, twin critics + targets, temperature, pruner."""
+
+    def __init__(
+        self, cfg: RLConfig, obs_dim: int, act_dim: int, device: str | torch.device = "cpu"
+    ) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.obs_dim, self.act_dim = obs_dim, act_dim
+        self.device = torch.device(device)
+        self.actor = make_actor(cfg, obs_dim, act_dim).to(self.device)
+        self.critic = TwinCritic(obs_dim, act_dim, cfg.critic_hidden, cfg.critic_layers).to(
+            self.device
+        )
+        self.pruner: DynamicPruner | None = None
+        self.actor_target = copy.deepcopy(self.actor)
+        if cfg.pruning:
+            self.pruner = DynamicPruner(
+                self.actor,
+                targets=[self.actor_target],
+                importance=cfg.prune_importance,
+                target_ratio=cfg.prune_target,
+                start=cfg.prune_start_frac,
+                end=cfg.prune_end_frac,
+                interval=cfg.prune_interval,
+            )
+        self.critic_target = copy.deepcopy(self.critic)
+        for p in (*self.actor_target.parameters(), *self.critic_target.parameters()):
+            p.requires_grad_(False)
+        self.log_alpha = nn.Parameter(
+            torch.tensor(math.log(cfg.init_alpha), dtype=torch.float32, device=self.device)
+        )
+        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.actor_lr)
+        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr)
+        self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=cfg.alpha_lr)
+        self.n_updates = 0
+        self.n_actor_updates = 0
+
+    @property
+    def alpha(self) -> float:
+        return float(self.log_alpha.exp().item())
+
+    def prune_ratio(self) -> float:
+        return pruning_ratio(self.actor) if self.pruner is not None else 0.0
+
+    def _set_lrs(self, progress: float) -> None:
+        f = lr_factor(self.cfg.lr_schedule, progress, self.cfg.lr_final_frac)
+        for opt, base in (
+            (self.actor_opt, self.cfg.actor_lr),
+            (self.critic_opt, self.cfg.critic_lr),
+            (self.alpha_opt, self.cfg.alpha_lr),
+        ):
+            for g in opt.param_groups:
+                g["lr"] = base * f
+
+    def _step(self, opt: torch.optim.Optimizer, loss: torch.Tensor, params) -> None:
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.cfg.grad_clip > 0:
+            nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
+        opt.step()
+
+    def update(
+        self, batch: Batch, generator: torch.Generator | None, progress: float
+    ) -> dict[str, float]:
+        """One gradient update on ``batch``; returns scalar diagnostics."""
+        cfg = self.cfg
+        self._set_lrs(progress)
+        alpha = self.log_alpha.exp().detach()
+        rew = batch.rew * cfg.reward_scale
+        if cfg.reward_clip_quantile is not None:
+            rew = rew.clamp(min=torch.quantile(rew, cfg.reward_clip_quantile))
+        # ---- critic ---------------------------------------------------------------------------
+        with torch.no_grad():
+            y = rew.clone()
+            live = batch.done < 0.5
+            if cfg.gamma > 0 and bool(live.any()):
+                nxt = self.actor_target(batch.next_obs, generator, mode="sample")
+                q_next = self.critic_target.q_min(batch.next_obs, nxt.action)
+                soft = q_next - alpha * nxt.log_prob
+                y = y + cfg.gamma * (1.0 - batch.done) * soft
+        q1, q2 = self.critic(batch.obs, batch.act)
+        if cfg.critic_loss == "huber":
+            d = cfg.huber_delta
+            critic_loss = F.huber_loss(q1, y, delta=d) + F.huber_loss(q2, y, delta=d)
+        else:
+            critic_loss = F.mse_loss(q1, y) + F.mse_loss(q2, y)
+        m = cfg.actions_per_state
+        if m > 1 and cfg.critic_center_weight > 0:
+            # group-centred loss: M actions of one state are adjacent rows; regress the
+            # differences between them (state-level errors cancel), see docs/edmsac.md
+            yc = y.view(-1, m) - y.view(-1, m).mean(1, keepdim=True)
+            for q in (q1, q2):
+                qg = q.view(-1, m)
+                qc = qg - qg.mean(1, keepdim=True)
+                critic_loss = critic_loss + cfg.critic_center_weight * F.mse_loss(qc, yc)
+        self._step(self.critic_opt, critic_loss, self.critic.parameters())
+        self.n_updates += 1
+        info = {"critic_loss": float(critic_loss.item()), "q_mean": float(q1.mean().item())}
+        # ---- actor + temperature --------------------------------------------------------------
+        if self.n_updates % cfg.actor_delay == 0:
+            if self.pruner is not None:
+                self.pruner.begin_update()
+            obs = batch.obs[:: cfg.actions_per_state]  # one row per distinct state
+            obs = obs[: cfg.actor_batch_size or len(obs)]
+            out = self.actor(obs, generator, mode="sample")
+            q_pi = self.critic.q_min(obs, out.action)
+            oob = F.relu(out.raw_mean.abs() - 1.0).pow(2).sum(-1)
+            actor_loss = (alpha * out.log_prob - q_pi).mean() + 1e-2 * oob.mean()
+            for p in self.critic.parameters():
+                p.requires_grad_(False)
+            self._step(self.actor_opt, actor_loss, self.actor.parameters())
+            for p in self.critic.parameters():
+                p.requires_grad_(True)
+            if self.pruner is not None:
+                self.pruner.end_update()
+            log_prob = out.log_prob.detach()
+            target_h = cfg.target_entropy(self.act_dim, progress)
+            if cfg.autotune_alpha:
+                alpha_loss = -(self.log_alpha * (log_prob + target_h)).mean()
+                self.alpha_opt.zero_grad(set_to_none=True)
+                alpha_loss.backward()
+                self.alpha_opt.step()
+            self.n_actor_updates += 1
+            if self.pruner is not None:
+                self.pruner.step(progress)
+            info.update(
+                actor_loss=float(actor_loss.item()),
+                entropy=float(-log_prob.mean().item()),
+                target_entropy=float(target_h),
+            )
+        # ---- targets ----------------------------------------------------------------------------
+        self._polyak(self.critic, self.critic_target)
+        self._polyak(self.actor, self.actor_target)
+        return info
+
+    @torch.no_grad()
+    def _polyak(self, src: nn.Module, dst: nn.Module) -> None:
+        tau = self.cfg.tau
+        for p, tp in zip(src.parameters(), dst.parameters(), strict=True):
+            tp.lerp_(p, tau)
+
+    # ---- acting -------------------------------------------------------------------------------
+    @torch.no_grad()
+    def act(
+        self, obs: torch.Tensor, generator: torch.Generator | None, mode: str = "sample"
+    ) -> torch.Tensor:
+        """Actions (B, act_dim) in [-1, 1] for obs (B, obs_dim)."""
+        return self.actor.act(obs, generator, mode=mode, n=self.cfg.eval_samples)
+
+    # ---- checkpointing ------------------------------------------------------------------------
+    def training_state(self) -> dict:
+        """Everything needed to continue training (tensors and plain Python values only)."""
+        return {
+            "actor": self.actor.state_dict(),
+            "actor_target": self.actor_target.state_dict(),
+            "critic": self.critic.state_dict(),
+            "critic_target": self.critic_target.state_dict(),
+            "log_alpha": self.log_alpha.detach().clone(),
+            "actor_opt": self.actor_opt.state_dict(),
+            "critic_opt": self.critic_opt.state_dict(),
+            "alpha_opt": self.alpha_opt.state_dict(),
+            "n_updates": self.n_updates,
+            "n_actor_updates": self.n_actor_updates,
+            "pruner": self.pruner.state_dict() if self.pruner is not None else None,
+        }
+
+    def load_training_state(self, st: dict) -> None:
+        self.actor.load_state_dict(st["actor"])
+        self.actor_target.load_state_dict(st["actor_target"])
+        self.critic.load_state_dict(st["critic"])
+        self.critic_target.load_state_dict(st["critic_target"])
+        with torch.no_grad():
+            self.log_alpha.copy_(st["log_alpha"])
+        self.actor_opt.load_state_dict(st["actor_opt"])
+        self.critic_opt.load_state_dict(st["critic_opt"])
+        self.alpha_opt.load_state_dict(st["alpha_opt"])
+        self.n_updates = int(st["n_updates"])
+        self.n_actor_updates = int(st["n_actor_updates"])
+        if self.pruner is not None and st.get("pruner") is not None:
+            self.pruner.load_state_dict(st["pruner"])

@@ -1,0 +1,105 @@
+"""Replay buffer groups, config validation, critic losses, evaluation actions."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from pydantic import ValidationError
+
+from dyncontract.config import ConfigError, load_config
+from dyncontract.rl.buffer import ReplayBuffer
+from dyncontract.rl.config import RLConfig
+from dyncontract.rl.edmsac import EDMSAC, Batch, lr_factor
+
+
+def _batch(n: int, obs_dim: int = 3, act_dim: int = 2, start: int = 0) -> Batch:
+    obs = torch.arange(start, start + n, dtype=torch.float32)[:, None].repeat(1, obs_dim)
+    return Batch(obs, torch.zeros(n, act_dim), obs[:, 0].clone(), obs, torch.ones(n))
+
+
+def test_buffer_ring_and_groups():
+    buf = ReplayBuffer(10, 3, 2, torch.device("cpu"), group=4)
+    assert buf.capacity == 8  # rounded down to whole groups
+    buf.add(_batch(8))
+    buf.add(_batch(4, start=100))  # overwrites the oldest group
+    assert buf.size == 8 and buf.ptr == 4
+    b = buf.sample(16, torch.Generator().manual_seed(0))
+    rows = b.rew.view(-1, 4)
+    # every sampled group is 4 consecutive transitions of one collection call
+    assert torch.all(rows[:, 1:] - rows[:, :-1] == 1)
+    assert set(rows[:, 0].tolist()) <= {4.0, 100.0}
+    st = buf.state_dict()
+    other = ReplayBuffer(10, 3, 2, torch.device("cpu"), group=4)
+    other.load_state_dict(st)
+    assert torch.equal(other.rew[: other.size], buf.rew[: buf.size]) and other.ptr == buf.ptr
+
+
+@pytest.mark.parametrize(
+    "kw, field",
+    [
+        ({"actions_per_state": 3}, "actions_per_state"),
+        ({"actor_batch_size": 10_000}, "actor_batch_size"),
+        ({"reward_clip_quantile": 0.7}, "reward_clip_quantile"),
+        ({"prune_start_frac": 0.8, "prune_end_frac": 0.2}, "prune_end_frac"),
+        ({"batch_size": 10, "buffer_size": 5}, "batch_size"),
+        ({"log_std_min": 0.0, "log_std_max": -1.0}, "log_std_max"),
+        ({"gamma": 1.5}, "gamma"),
+    ],
+)
+def test_rl_config_validation(kw, field):
+    with pytest.raises(ValidationError, match=field):
+        RLConfig(**kw)
+
+
+def test_rl_section_in_config_file_errors():
+    with pytest.raises(ConfigError, match=r"^rl\.actor_lr: must be > 0"):
+        load_config(None, ["rl.actor_lr=0"])
+    with pytest.raises(ConfigError, match=r"^rl\.eval_action"):
+        load_config(None, ["rl.eval_action=greedy"])
+    assert load_config(None, ["rl.algo=dmsac"]).rl.pruning is False
+
+
+def test_lr_schedules():
+    assert lr_factor("constant", 0.7, 0.1) == 1.0
+    assert lr_factor("cosine", 0.0, 0.1) == pytest.approx(1.0)
+    assert lr_factor("cosine", 1.0, 0.1) == pytest.approx(0.1)
+    assert lr_factor("linear", 0.5, 0.0) == pytest.approx(0.5)
+
+
+def test_centred_loss_ignores_state_offsets_and_clip_bounds_penalties():
+    """With M actions per state, shifting all rewards of a state leaves the centred part
+    unchanged; the winsorised target keeps a huge penalty from dominating the critic loss."""
+    torch.manual_seed(0)
+    cfg = RLConfig(
+        actor_hidden=16,
+        critic_hidden=16,
+        critic_layers=1,
+        batch_size=8,
+        actions_per_state=4,
+        num_envs=8,
+        reward_clip_quantile=0.2,
+        critic_center_weight=1.0,
+        prune_target=0.0,
+    )
+    ag = EDMSAC(cfg, 3, 2)
+    obs = torch.zeros(8, 3)
+    obs[4:] = 1.0
+    act = torch.rand(8, 2) * 2 - 1
+    rew = torch.tensor([1.0, 2.0, 3.0, 4.0, 1.0, 2.0, 3.0, -1000.0])
+    info = ag.update(Batch(obs, act, rew, obs, torch.ones(8)), None, 0.0)
+    assert info["critic_loss"] < 100  # the -1000 was clipped to the 20 % quantile
+
+
+def test_eval_modes_are_deterministic_where_they_should_be():
+    torch.manual_seed(0)
+    ag = EDMSAC(RLConfig(actor_hidden=16, critic_hidden=16, prune_target=0.0), 3, 2)
+    obs = torch.rand(5, 3)
+    a = ag.act(obs, torch.Generator().manual_seed(0), mode="deterministic")
+    b = ag.act(obs, torch.Generator().manual_seed(1), mode="deterministic")
+    assert torch.equal(a, b)
+    m1 = ag.act(obs, torch.Generator().manual_seed(0), mode="mean")
+    m2 = ag.act(obs, torch.Generator().manual_seed(0), mode="mean")
+    assert torch.equal(m1, m2) and m1.abs().max() <= 1
+    s1 = ag.act(obs, torch.Generator().manual_seed(0), mode="sample")
+    s2 = ag.act(obs, torch.Generator().manual_seed(1), mode="sample")
+    assert not torch.equal(s1, s2)

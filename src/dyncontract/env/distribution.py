@@ -174,7 +174,11 @@ class ScenarioDistribution:
             parts.append(2.0 * p - 1.0)
         if self.vary_rho:
             lo, hi = cfg.persistence_range  # type: ignore[misc]
-            r = float(self.base.transition[0, 0] - self.base.transition[0, 1]) if rho is None else rho
+            r = (
+                float(self.base.transition[0, 0] - self.base.transition[0, 1])
+                if rho is None
+                else rho
+            )
             parts.append([2.0 * (r - lo) / (hi - lo) - 1.0])
         if self.vary_xi:
             lo, hi = cfg.energy_price_range  # type: ignore[misc]

@@ -66,10 +66,12 @@ def test_lr_schedules():
     assert lr_factor("linear", 0.5, 0.0) == pytest.approx(0.5)
 
 
-def test_centred_loss_ignores_state_offsets_and_clip_bounds_penalties():
-    """With M actions per state, shifting all rewards of a state leaves the centred part
-    unchanged; the winsorised target keeps a huge penalty from dominating the critic loss."""
+@pytest.mark.parametrize("clip", [{"reward_clip_quantile": 0.2}, {"reward_clip_margin": 0.5}, None])
+def test_clipped_targets_bound_huge_penalties(clip):
+    """A -1000 penalty is raised to the 20 % batch quantile, or to its state's median - 0.5;
+    without clipping it dominates the critic loss."""
     torch.manual_seed(0)
+    kw = {"reward_clip_quantile": None} if clip is None else {"reward_clip_quantile": None, **clip}
     cfg = RLConfig(
         actor_hidden=16,
         critic_hidden=16,
@@ -77,9 +79,9 @@ def test_centred_loss_ignores_state_offsets_and_clip_bounds_penalties():
         batch_size=8,
         actions_per_state=4,
         num_envs=8,
-        reward_clip_quantile=0.2,
         critic_center_weight=1.0,
         prune_target=0.0,
+        **kw,
     )
     ag = EDMSAC(cfg, 3, 2)
     obs = torch.zeros(8, 3)
@@ -87,7 +89,10 @@ def test_centred_loss_ignores_state_offsets_and_clip_bounds_penalties():
     act = torch.rand(8, 2) * 2 - 1
     rew = torch.tensor([1.0, 2.0, 3.0, 4.0, 1.0, 2.0, 3.0, -1000.0])
     info = ag.update(Batch(obs, act, rew, obs, torch.ones(8)), None, 0.0)
-    assert info["critic_loss"] < 100  # the -1000 was clipped to the 20 % quantile
+    if clip is None:
+        assert info["critic_loss"] > 1e5
+    else:
+        assert info["critic_loss"] < 100
 
 
 def test_eval_modes_are_deterministic_where_they_should_be():

@@ -31,7 +31,7 @@ class RLConfig(BaseModel):
     algo: Algo = "edmsac"
     env_id: str = CONTRACT_ENV_ID
     num_envs: int = 256  # environment samples collected per iteration (batched env)
-    actions_per_state: int = 1  # batched one-step envs: policy samples per drawn state (M)
+    actions_per_state: int = 8  # batched one-step envs: policy samples per drawn state (M)
     #: M > 1: weight of the group-centred critic loss (see docs/edmsac.md), 0 = off
     critic_center_weight: float = 10.0
     explore_noise: float = 0.0  # extra Gaussian action noise (std) when collecting (DACER-like)
@@ -41,7 +41,7 @@ class RLConfig(BaseModel):
     diffusion_steps: int = 5
     beta_min: float = 0.1  # VP schedule (Diffusion-QL): beta_t from beta_min to beta_max
     beta_max: float = 10.0
-    actor_hidden: int = 256
+    actor_hidden: int = 128
     actor_layers: int = 3
     time_embed_dim: int = 16
     state_embed_dim: int = 64
@@ -53,14 +53,14 @@ class RLConfig(BaseModel):
     critic_layers: int = 3
 
     # --- optimisation ------------------------------------------------------------------------
-    actor_lr: float = 3e-4
-    critic_lr: float = 1e-3
+    actor_lr: float = 1e-3
+    critic_lr: float = 2e-3
     alpha_lr: float = 3e-3
     lr_schedule: LRSchedule = "cosine"
     lr_final_frac: float = 0.05  # final learning rate = lr * lr_final_frac
-    batch_size: int = 512  # critic batch
+    batch_size: int = 256  # critic batch
     actor_batch_size: int | None = None  # actor/temperature batch (a prefix; None: batch_size)
-    updates_per_iter: int = 2  # gradient updates per collected batch of num_envs samples
+    updates_per_iter: int = 4  # gradient updates per collected batch of num_envs samples
     actor_delay: int = 1  # actor/temperature update every this many critic updates
     buffer_size: int = 200_000
     learning_starts: int = 4096
@@ -68,17 +68,22 @@ class RLConfig(BaseModel):
     grad_clip: float = 10.0  # max gradient norm (0 = off)
     reward_scale: float = 1.0  # multiplies env rewards before the critic sees them
     critic_loss: CriticLoss = "mse"
-    #: winsorise rewards from below at this quantile of each batch before the critic sees them
-    #: (None: off). Bounds the pull of rare, huge penalties (the contract env's
-    #: non-implementable workloads) on the critic fit while keeping them the worst outcomes.
-    reward_clip_quantile: float | None = None
+    #: one-step envs (all transitions terminal): winsorise rewards from below at this
+    #: quantile of each batch before the critic sees them (None: off). Bounds the pull of
+    #: rare, huge penalties (the contract env's non-implementable workloads) on the critic
+    #: fit while keeping them the worst outcomes.
+    reward_clip_quantile: float | None = 0.1
+    #: M > 1: also raise rewards more than this far below their state's median (over the M
+    #: actions) to that level (None: off; tried as default, it made the policy drift into
+    #: infeasible contracts, see docs/edmsac.md)
+    reward_clip_margin: float | None = None
     huber_delta: float = 0.1  # critic_loss = huber: quadratic within +-delta, linear outside
 
     # --- soft objective ----------------------------------------------------------------------
-    init_alpha: float = 0.05
+    init_alpha: float = 0.001
     autotune_alpha: bool = True
     target_entropy_per_dim: float = -1.0  # target entropy = this * act_dim, annealed to ...
-    target_entropy_final_per_dim: float | None = -3.0  # ... this by the end of training
+    target_entropy_final_per_dim: float | None = -2.0  # ... this by the end of training
 
     # --- dynamic structured pruning (EDMSAC) -------------------------------------------------
     prune_target: float = 0.5
@@ -88,11 +93,11 @@ class RLConfig(BaseModel):
     prune_end_frac: float = 0.5  # of the horizon (cubic schedule, Zhu & Gupta 2017)
 
     # --- evaluation / logging ----------------------------------------------------------------
-    eval_action: EvalAction = "deterministic"
+    eval_action: EvalAction = "mean"
     eval_samples: int = 8  # samples averaged when eval_action = "mean"
-    eval_every_steps: int = 100_000  # a metrics row (with a held-out evaluation) every N steps
+    eval_every_steps: int = 30_000  # a metrics row (with a held-out evaluation) every N steps
     eval_episodes: int = 10  # generic gym envs: episodes per evaluation
-    checkpoint_every_steps: int = 200_000  # checkpoint at the first metrics row past each N
+    checkpoint_every_steps: int = 300_000  # checkpoint at the first metrics row past each N
     total_steps: int = 2_000_000  # default budget when neither --steps nor --max-minutes is given
     vector_envs: int = 1  # generic gymnasium envs: copies stepped per iteration
 
@@ -166,6 +171,13 @@ class RLConfig(BaseModel):
     def _prune_target(cls, v: float) -> float:
         if not 0.0 <= v < 1.0:
             raise ValueError(f"must be in [0, 1) (the fraction of hidden neurons masked), got {v}")
+        return v
+
+    @field_validator("reward_clip_margin")
+    @classmethod
+    def _margin(cls, v: float | None) -> float | None:
+        if v is not None and v <= 0:
+            raise ValueError(f"must be > 0 or null, got {v}")
         return v
 
     @field_validator("grad_clip", "critic_center_weight", "explore_noise")

@@ -76,10 +76,17 @@ class EDMSAC(nn.Module):
     """The learner: actor, target actor, twin critics + targets, temperature, pruner."""
 
     def __init__(
-        self, cfg: RLConfig, obs_dim: int, act_dim: int, device: str | torch.device = "cpu"
+        self,
+        cfg: RLConfig,
+        obs_dim: int,
+        act_dim: int,
+        device: str | torch.device = "cpu",
+        group: int | None = None,
     ) -> None:
         super().__init__()
         self.cfg = cfg
+        #: batches hold groups of this many adjacent rows sharing a state (terminal rows only)
+        self.group = cfg.actions_per_state if group is None else group
         self.obs_dim, self.act_dim = obs_dim, act_dim
         self.device = torch.device(device)
         self.actor = make_actor(cfg, obs_dim, act_dim).to(self.device)
@@ -142,7 +149,12 @@ class EDMSAC(nn.Module):
         self._set_lrs(progress)
         alpha = self.log_alpha.exp().detach()
         rew = batch.rew * cfg.reward_scale
-        if cfg.reward_clip_quantile is not None:
+        one_step = bool((batch.done > 0.5).all())  # a bandit batch: clipping is safe
+        if cfg.reward_clip_margin is not None and self.group > 1 and one_step:
+            g = rew.view(-1, self.group)
+            floor = g.median(dim=1, keepdim=True).values - cfg.reward_clip_margin
+            rew = torch.maximum(g, floor).reshape(-1)
+        if cfg.reward_clip_quantile is not None and one_step:
             rew = rew.clamp(min=torch.quantile(rew, cfg.reward_clip_quantile))
         # ---- critic ---------------------------------------------------------------------------
         with torch.no_grad():
@@ -159,7 +171,7 @@ class EDMSAC(nn.Module):
             critic_loss = F.huber_loss(q1, y, delta=d) + F.huber_loss(q2, y, delta=d)
         else:
             critic_loss = F.mse_loss(q1, y) + F.mse_loss(q2, y)
-        m = cfg.actions_per_state
+        m = self.group
         if m > 1 and cfg.critic_center_weight > 0:
             # group-centred loss: M actions of one state are adjacent rows; regress the
             # differences between them (state-level errors cancel), see docs/edmsac.md
@@ -175,7 +187,7 @@ class EDMSAC(nn.Module):
         if self.n_updates % cfg.actor_delay == 0:
             if self.pruner is not None:
                 self.pruner.begin_update()
-            obs = batch.obs[:: cfg.actions_per_state]  # one row per distinct state
+            obs = batch.obs[:: self.group]  # one row per distinct state
             obs = obs[: cfg.actor_batch_size or len(obs)]
             out = self.actor(obs, generator, mode="sample")
             q_pi = self.critic.q_min(obs, out.action)

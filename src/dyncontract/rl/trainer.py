@@ -172,10 +172,6 @@ class Trainer:
             self.evaluator = ContractEvaluator(env, held, self.device)
             self.kind = "contract"
         else:
-            if rl.actions_per_state > 1:
-                raise RunError(
-                    "rl.actions_per_state: > 1 needs a one-step batched env (the contract env)"
-                )
             make = gym_maker(rl.env_id)
             try:
                 self.collector = GymCollector(make, rl.vector_envs, spec.seed, self.device)
@@ -184,9 +180,10 @@ class Trainer:
                 raise RunError(str(exc)) from None
             self.kind = "gym"
         self.obs_dim, self.act_dim = self.collector.obs_dim, self.collector.act_dim
-        torch.manual_seed(spec.seed)
-        self.agent = EDMSAC(rl, self.obs_dim, self.act_dim, self.device)
+        # M actions per state only for one-step batched envs (groups need terminal rows)
         group = rl.actions_per_state if self.kind != "gym" else 1
+        torch.manual_seed(spec.seed)
+        self.agent = EDMSAC(rl, self.obs_dim, self.act_dim, self.device, group=group)
         self.buffer = ReplayBuffer(
             rl.buffer_size, self.obs_dim, self.act_dim, self.device, group=group
         )
@@ -230,9 +227,11 @@ class Trainer:
         return policy
 
     # ------------------------------------------------------------------------------------------
-    def write_run_files(self) -> None:
+    def write_run_files(self, config: bool = True) -> None:
+        """config.yaml (new runs) and run.json (also on resume: the budget may change)."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(self.run_dir / CONFIG, dump_config(self.cfg))
+        if config:
+            write_text_atomic(self.run_dir / CONFIG, dump_config(self.cfg))
         meta = {
             **asdict(self.spec),
             "device": str(self.device),
@@ -321,6 +320,7 @@ class Trainer:
         """Train until the budget is spent; returns the metrics rows."""
         if resume:
             self.restore()
+            self.write_run_files(config=False)
         else:
             self.write_run_files()
         rl, agent = self.rl, self.agent

@@ -89,19 +89,19 @@ def cost_rows(runs: pd.DataFrame) -> pd.DataFrame:
         if g.empty:
             continue
         ms_upd = pd.to_numeric(g.get("ms_per_update"), errors="coerce").mean()
-        dense = [
-            d.get("dense") for d in g.get("denoise_ms_per_1k_states", []) if isinstance(d, dict)
-        ]
-        comp = [
-            d.get("compact") for d in g.get("denoise_ms_per_1k_states", []) if isinstance(d, dict)
-        ]
+        timings = [d for d in g.get("denoise_ms_per_1k_states", []) if isinstance(d, dict)]
+
+        def mean_of(key: str, timings: list[dict] = timings) -> float:
+            vals = [d[key] for d in timings if d.get(key) is not None]
+            return float(np.mean(vals)) if vals else np.nan
+
         if m == "edmsac":
             rows.append(
                 dict(
                     label="EDMSAC (masked)",
                     method=m,
                     ms_per_update=ms_upd,
-                    denoise_ms_per_1k=np.mean(dense) if dense else np.nan,
+                    denoise_ms_per_1k=mean_of("dense"),
                 )
             )
             rows.append(
@@ -109,7 +109,7 @@ def cost_rows(runs: pd.DataFrame) -> pd.DataFrame:
                     label="EDMSAC (compacted)",
                     method=m,
                     ms_per_update=np.nan,
-                    denoise_ms_per_1k=np.mean(comp) if comp else np.nan,
+                    denoise_ms_per_1k=mean_of("compact"),
                 )
             )
         else:
@@ -118,7 +118,7 @@ def cost_rows(runs: pd.DataFrame) -> pd.DataFrame:
                     label="DMSAC (dense)",
                     method=m,
                     ms_per_update=ms_upd,
-                    denoise_ms_per_1k=np.mean(dense) if dense else np.nan,
+                    denoise_ms_per_1k=mean_of("dense"),
                 )
             )
     return pd.DataFrame(rows)

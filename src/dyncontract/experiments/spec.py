@@ -200,34 +200,24 @@ def expand(spec: ExperimentSpec) -> list[Task]:
     ab = spec.ablations
     ab_budget = (ab.budget or spec.budget).model_dump()
     if "edmsac" in spec.methods:
-        for v in ab.prune_target:
-            for s in ab.seeds:
-                tasks.append(
+        for param, values in (
+            ("prune_target", ab.prune_target),
+            ("diffusion_steps", ab.diffusion_steps),
+        ):
+            for v in values:
+                tasks += [
                     Task(
                         spec.name,
-                        f"ablation-prune_target-{v:g}",
+                        f"ablation-{param}-{v:g}",
                         "edmsac",
                         s,
-                        base + (f"rl.prune_target={v}",),
+                        base + (f"rl.{param}={v}",),
                         ab_budget,
                         "ablation",
-                        (("param", "prune_target"), ("value", v)),
+                        (("param", param), ("value", v)),
                     )
-                )
-        for v in ab.diffusion_steps:
-            for s in ab.seeds:
-                tasks.append(
-                    Task(
-                        spec.name,
-                        f"ablation-diffusion_steps-{v}",
-                        "edmsac",
-                        s,
-                        base + (f"rl.diffusion_steps={v}",),
-                        ab_budget,
-                        "ablation",
-                        (("param", "diffusion_steps"), ("value", v)),
-                    )
-                )
+                    for s in ab.seeds
+                ]
     f3 = spec.f3
     if f3.train_per_value and "edmsac" in spec.methods:
         f3_budget = (f3.budget or spec.budget).model_dump()

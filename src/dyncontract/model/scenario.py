@@ -26,6 +26,11 @@ SUM_TOL = 1e-9
 
 DEFAULT_THETA = (1.0, 1.5, 2.0, 2.5, 3.0)
 
+#: Fields shared verbatim by ScenarioConfig and Scenario (the arrays are converted).
+SCALAR_FIELDS = (
+    "discount", "alpha", "beta", "kappa", "tau", "f_max", "energy_price", "n_es", "participation",
+)  # fmt: skip
+
 
 def persistence_matrix(rho: float, k: int, target: np.ndarray | None = None) -> np.ndarray:
     """Q = rho I + (1 - rho) 1 q^T, with q uniform unless ``target`` is given."""
@@ -132,20 +137,8 @@ class ScenarioConfig(BaseModel):
         else:
             rho = 0.7 if self.persistence is None else self.persistence
             q = persistence_matrix(rho, k)
-        return Scenario(
-            theta=np.asarray(self.theta, float),
-            prior=prior,
-            transition=q,
-            discount=self.discount,
-            alpha=self.alpha,
-            beta=self.beta,
-            kappa=self.kappa,
-            tau=self.tau,
-            f_max=self.f_max,
-            energy_price=self.energy_price,
-            n_es=self.n_es,
-            participation=self.participation,
-        )
+        scalars = {name: getattr(self, name) for name in SCALAR_FIELDS}
+        return Scenario(theta=np.asarray(self.theta, float), prior=prior, transition=q, **scalars)
 
 
 @dataclass(frozen=True, eq=False)
@@ -187,19 +180,12 @@ class Scenario:
         return ScenarioConfig(**cfg).to_scenario()
 
     def to_config(self) -> ScenarioConfig:
+        scalars = {name: getattr(self, name) for name in SCALAR_FIELDS}
         return ScenarioConfig(
             theta=self.theta.tolist(),
             prior=self.prior.tolist(),
             transition=self.transition.tolist(),
-            discount=self.discount,
-            alpha=self.alpha,
-            beta=self.beta,
-            kappa=self.kappa,
-            tau=self.tau,
-            f_max=self.f_max,
-            energy_price=self.energy_price,
-            n_es=self.n_es,
-            participation=self.participation,
+            **scalars,
         )
 
     # ----- derived quantities -------------------------------------------------------------

@@ -155,6 +155,13 @@ def evaluate(
     no_timing: Annotated[
         bool, typer.Option("--no-timing", help="Skip the dense / compact timing.")
     ] = False,
+    eval_action: Annotated[
+        str | None,
+        typer.Option(
+            "--eval-action",
+            help="Override rl.eval_action: deterministic | mean | sample | best_feasible.",
+        ),
+    ] = None,
 ) -> None:
     """Score a trained policy: optimality ratio, feasibility, compaction (or mean return)."""
     from dyncontract.rl.checkpoint import CheckpointError
@@ -168,10 +175,18 @@ def evaluate(
         raise InputError(f"--episodes: must be >= 1, got {episodes}")
     if not run_dir.is_dir():
         raise InputError(f"run_dir: {run_dir} is not a directory")
+    modes = ("deterministic", "mean", "sample", "best_feasible")
+    if eval_action is not None and eval_action not in modes:
+        raise InputError(f"--eval-action: must be one of {', '.join(modes)}, got {eval_action!r}")
     dev = _check_device(device)
     try:
         res = evaluate_run(
-            run_dir, states=states, episodes=episodes, device=dev, timing=not no_timing
+            run_dir,
+            states=states,
+            episodes=episodes,
+            device=dev,
+            timing=not no_timing,
+            eval_action=eval_action,
         )
     except (RunError, CheckpointError) as exc:
         raise InputError(str(exc)) from None

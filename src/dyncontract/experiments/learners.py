@@ -41,6 +41,7 @@ def policy_profit(run_dir: Path, sc: Scenario) -> float | None:
     """Expected CS profit of a trained policy's contract for scenario ``sc`` (None when the
     run's environment cannot express ``sc``, NaN when the contract is infeasible)."""
     from dyncontract.env import BatchedContractEnv
+    from dyncontract.rl.envs import make_eval_policy
     from dyncontract.rl.evaluation import load_actor
     from dyncontract.rl.trainer import load_run
 
@@ -54,7 +55,12 @@ def policy_profit(run_dir: Path, sc: Scenario) -> float | None:
     obs = torch.as_tensor(env.dist.encode(prior=sc.prior, rho=rho, xi=sc.energy_price))[None]
     actor = load_actor(run_dir)
     gen = torch.Generator().manual_seed(777)
+    policy = make_eval_policy(
+        lambda o, mode, n: actor.act(o, gen, mode=mode, n=n),
+        cfg.rl.eval_action,
+        cfg.rl.eval_samples,
+        env,
+    )
     with torch.no_grad():
-        act = actor.act(obs, gen, mode=cfg.rl.eval_action, n=cfg.rl.eval_samples)
-        out = env.step(obs, act)
+        out = env.step(obs, policy(obs))
     return float(out["profit"][0]) if bool(out["feasible"][0]) else math.nan

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 Algo = Literal["edmsac", "dmsac"]
 Importance = Literal["magnitude", "activation", "gradient"]
-EvalAction = Literal["deterministic", "mean", "sample"]
+EvalAction = Literal["deterministic", "mean", "sample", "best_feasible"]
 LRSchedule = Literal["constant", "cosine", "linear"]
 CriticLoss = Literal["mse", "huber"]
 
@@ -93,8 +93,11 @@ class RLConfig(BaseModel):
     prune_end_frac: float = 0.5  # of the horizon (cubic schedule, Zhu & Gupta 2017)
 
     # --- evaluation / logging ----------------------------------------------------------------
-    eval_action: EvalAction = "mean"
-    eval_samples: int = 8  # samples averaged when eval_action = "mean"
+    #: "best_feasible" (contract env): among the mean action, the noise-free chain and
+    #: eval_samples sampled contracts, deploy the feasible one with the highest CS profit (the
+    #: CS knows its own profit and the IR/IC constraints); on other envs it acts as "mean".
+    eval_action: EvalAction = "best_feasible"
+    eval_samples: int = 8  # samples averaged ("mean") or extra candidates ("best_feasible")
     eval_every_steps: int = 30_000  # a metrics row (with a held-out evaluation) every N steps
     eval_episodes: int = 10  # generic gym envs: episodes per evaluation
     checkpoint_every_steps: int = 300_000  # checkpoint at the first metrics row past each N

@@ -134,6 +134,43 @@ class GymCollector:
             env.close()
 
 
+@torch.no_grad()
+def best_feasible(env: BatchedEnv, obs: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
+    """Per state, the candidate contract with the highest profit among the feasible ones (the
+    one with the smallest violation when none is). candidates (C, B, A) -> actions (B, A)."""
+    C, B, A = candidates.shape
+    out = env.step(obs.repeat(C, 1), candidates.reshape(C * B, A))
+    profit = out["profit"].view(C, B).to(torch.float64)
+    feasible = out["feasible"].view(C, B)
+    violation = out["max_violation"].view(C, B).to(torch.float64)
+    score = torch.where(feasible, profit, -1e12 - violation)
+    idx = score.argmax(dim=0)
+    return candidates[idx, torch.arange(B, device=candidates.device)]
+
+
+def make_eval_policy(
+    act: Callable[[torch.Tensor, str, int], torch.Tensor],
+    mode: str,
+    n: int,
+    env: BatchedEnv | None = None,
+) -> Policy:
+    """The evaluation/deployment policy. ``act(obs, mode, n)`` draws actions from the actor.
+
+    ``best_feasible`` needs the contract env (to score candidates); without one it is "mean".
+    """
+    if mode != "best_feasible":
+        return lambda obs: act(obs, mode, n)
+    if env is None:
+        return lambda obs: act(obs, "mean", n)
+
+    def policy(obs: torch.Tensor) -> torch.Tensor:
+        cands = [act(obs, "mean", n), act(obs, "deterministic", n)]
+        cands += [act(obs, "sample", n) for _ in range(n)]
+        return best_feasible(env, obs, torch.stack(cands))
+
+    return policy
+
+
 class ContractEvaluator:
     """Optimality ratio of the policy's contracts on a fixed held-out set of market states."""
 

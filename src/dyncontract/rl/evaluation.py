@@ -15,7 +15,7 @@ from dyncontract.config import DyncontractConfig
 from dyncontract.rl.checkpoint import load_checkpoint
 from dyncontract.rl.config import CONTRACT_ENV_ID
 from dyncontract.rl.diffusion import DiffusionActor
-from dyncontract.rl.envs import ContractEvaluator, GymEvaluator
+from dyncontract.rl.envs import ContractEvaluator, GymEvaluator, make_eval_policy
 from dyncontract.rl.pruning import attach_masks, compact_actor, pruning_ratio
 from dyncontract.rl.trainer import CHECKPOINT, RunError, gym_maker, load_run
 
@@ -72,6 +72,7 @@ def evaluate_run(
     device: str = "cpu",
     timing: bool = True,
     heldout_cache_dir: str | Path | None = None,
+    eval_action: str | None = None,
 ) -> dict[str, Any]:
     """The metrics of ``dyncontract evaluate`` for a run directory (held-out optima cached in
     ``heldout_cache_dir``, default the env layer's cache)."""
@@ -80,14 +81,22 @@ def evaluate_run(
     rl = cfg.rl
     gen = torch.Generator(device=device).manual_seed(777)
 
-    def policy(obs: torch.Tensor) -> torch.Tensor:
-        return actor.act(obs.to(device), gen, mode=rl.eval_action, n=rl.eval_samples)
+    def act(obs: torch.Tensor, mode: str, n: int) -> torch.Tensor:
+        return actor.act(obs.to(device), gen, mode=mode, n=n)
+
+    env = None
+    if rl.env_id == CONTRACT_ENV_ID:
+        from dyncontract.env import BatchedContractEnv
+
+        env = BatchedContractEnv(cfg.scenario_obj(), cfg.env, device=device)
+    mode = eval_action or rl.eval_action
+    policy = make_eval_policy(act, mode, rl.eval_samples, env)
 
     out: dict[str, Any] = {
         "run_dir": str(run_dir),
         "env_id": rl.env_id,
         "algo": rl.algo,
-        "eval_action": rl.eval_action,
+        "eval_action": mode,
         "pruning_ratio": pruning_ratio(actor),
     }
     if rl.env_id == CONTRACT_ENV_ID:

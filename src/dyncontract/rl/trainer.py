@@ -47,6 +47,7 @@ from dyncontract.rl.envs import (
     ContractEvaluator,
     GymCollector,
     GymEvaluator,
+    make_eval_policy,
 )
 
 METRIC_COLUMNS = [
@@ -59,6 +60,7 @@ METRIC_COLUMNS = [
     "optimality_ratio",
     "optimality_ratio_p05",
     "feasible_rate",
+    "profit_mean",
     "beats_static_rate",
     "return_mean",
     "prune_ratio",
@@ -220,11 +222,13 @@ class Trainer:
 
     def eval_policy(self) -> Callable[[torch.Tensor], torch.Tensor]:
         gen = make_generator(self.device, 777)  # fresh each evaluation: no effect on training
+        actor = self.agent.actor
 
-        def policy(obs: torch.Tensor) -> torch.Tensor:
-            return self.agent.act(obs.to(self.device), gen, mode=self.rl.eval_action)
+        def act(obs: torch.Tensor, mode: str, n: int) -> torch.Tensor:
+            return actor.act(obs.to(self.device), gen, mode=mode, n=n)
 
-        return policy
+        env = getattr(self.evaluator, "env", None) if self.kind == "contract" else None
+        return make_eval_policy(act, self.rl.eval_action, self.rl.eval_samples, env)
 
     # ------------------------------------------------------------------------------------------
     def write_run_files(self, config: bool = True) -> None:

@@ -84,15 +84,25 @@ def run_sb3(
         if on_row:
             on_row(row)
 
+    # SB3 learners see few samples per second: also evaluate every tenth of the time budget,
+    # so that their curves have points against wall time too
+    every_s = None if limit_s is None else limit_s / 10.0
+
     class Cb(BaseCallback):
         def __init__(self) -> None:
             super().__init__()
             self.next_eval = eval_every
+            self.next_t = every_s
 
         def _on_step(self) -> bool:
-            if self.num_timesteps >= self.next_eval:
+            elapsed = time.perf_counter() - t0
+            due_t = self.next_t is not None and elapsed >= self.next_t
+            if self.num_timesteps >= self.next_eval or due_t:
                 evaluate(self.num_timesteps)
-                self.next_eval += eval_every
+                while self.next_eval <= self.num_timesteps:
+                    self.next_eval += eval_every
+                while self.next_t is not None and self.next_t <= elapsed:
+                    self.next_t += every_s
             return limit_s is None or time.perf_counter() - t0 < limit_s
 
     total = steps if steps is not None else 10**12
@@ -116,21 +126,11 @@ def run_random(ctx: EvalContext, seed: int) -> list[dict[str, Any]]:
     return [_row(0, time.perf_counter() - t0, ctx.score(policy))]
 
 
-def greedy_action(ctx: EvalContext) -> torch.Tensor:
-    """First-best workloads per type as a structured action (K + K^2,) in [-1, 1]."""
-    sc = ctx.base
-    T = first_best_workload(sc.theta, sc)
-    T1 = T
-    T2 = np.tile(T, (sc.K, 1))
-    a = np.concatenate([T1, T2.ravel()]) / sc.t_max * 2.0 - 1.0
-    if ctx.benv.mode == "raw":
-        raise ValueError("greedy: needs env.action_mode=structured (least payments)")
-    return torch.as_tensor(a, dtype=torch.float64)
-
-
 def run_greedy(ctx: EvalContext) -> list[dict[str, Any]]:
     """First-best workloads depend on theta only; the energy price changes them, so they are
     recomputed per state (T*(theta) for each state's xi)."""
+    if ctx.benv.mode == "raw":
+        raise ValueError("greedy: needs env.action_mode=structured (least payments)")
     t0 = time.perf_counter()
     dist = ctx.benv.dist
     scen = dist.scenarios(ctx.held.obs)

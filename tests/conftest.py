@@ -53,3 +53,16 @@ def scenarios(draw: st.DrawFn, K: int | None = None, **kw: object) -> Scenario:
 @pytest.fixture(scope="session")
 def default_scenario() -> Scenario:
     return Scenario.default()
+
+
+#: The small network sizes the rl unit tests share (fast on 2 cores).
+TINY_RL = dict(
+    actor_hidden=32, actor_layers=2, critic_hidden=32, critic_layers=1, state_embed_dim=8
+)
+
+
+def tiny_rl_config(**overrides: object):
+    """An RLConfig with tiny networks; ``overrides`` replace any field."""
+    from dyncontract.rl.config import RLConfig
+
+    return RLConfig(**{**TINY_RL, **overrides})

@@ -13,6 +13,7 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import torch
+from conftest import tiny_rl_config
 
 from dyncontract.config import load_config
 from dyncontract.rl.config import RLConfig
@@ -112,12 +113,7 @@ def _fixed_batch(n: int = 64) -> Batch:
 
 def _run_updates(target_per_dim: float, n: int = 60) -> tuple[float, float, float, float]:
     torch.manual_seed(0)
-    cfg = RLConfig(
-        actor_hidden=32,
-        actor_layers=2,
-        critic_hidden=32,
-        critic_layers=1,
-        state_embed_dim=8,
+    cfg = tiny_rl_config(
         init_alpha=0.1,
         alpha_lr=0.05,
         target_entropy_per_dim=target_per_dim,

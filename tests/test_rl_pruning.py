@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import tiny_rl_config
 from torch.nn.utils import prune
 
 from dyncontract.rl.config import RLConfig
@@ -134,12 +135,7 @@ def test_masked_neuron_can_return():
 @pytest.mark.parametrize("importance", ["activation", "gradient"])
 def test_data_driven_importance(importance):
     torch.manual_seed(0)
-    cfg = RLConfig(
-        actor_hidden=32,
-        actor_layers=2,
-        critic_hidden=32,
-        critic_layers=1,
-        state_embed_dim=8,
+    cfg = tiny_rl_config(
         prune_importance=importance,
         prune_interval=3,
         prune_start_frac=0.0,

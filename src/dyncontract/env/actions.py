@@ -12,21 +12,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
+from dyncontract.solvers.payments import is_torch
+
 
 def action_dim(K: int, mode: str) -> int:
     return K + K * K if mode == "structured" else 2 * (K + K * K)
 
 
 def _sort(x: Any) -> Any:
-    try:
-        import torch
-
-        if isinstance(x, torch.Tensor):
-            return torch.sort(x, dim=-1).values
-    except ImportError:  # pragma: no cover
-        pass
-    import numpy as np
-
+    if is_torch(x):
+        return x.sort(dim=-1).values
     return np.sort(x, axis=-1)
 
 
@@ -67,13 +64,6 @@ def shaped_reward(
         return (profit - violation_penalty * total_violation) / reward_scale
     bad = -(infeasible_penalty + max_violation / reward_scale)
     good = profit / reward_scale
-    try:
-        import torch
-
-        if isinstance(profit, torch.Tensor):
-            return torch.where(ok, good, bad)
-    except ImportError:  # pragma: no cover
-        pass
-    import numpy as np
-
+    if is_torch(profit):
+        return good.where(ok, bad)
     return np.where(ok, good, bad)

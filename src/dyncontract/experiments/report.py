@@ -10,12 +10,11 @@ import numpy as np
 import pandas as pd
 
 from dyncontract._io import write_text_atomic
-from dyncontract.config import build_config
 from dyncontract.env import HeldOutSet
 from dyncontract.experiments import figures as F
 from dyncontract.experiments.aggregate import collect, write_summary
 from dyncontract.experiments.runner import heldout_cache
-from dyncontract.experiments.spec import ExperimentSpec, expand
+from dyncontract.experiments.spec import ExperimentSpec
 from dyncontract.model.scenario import Scenario
 from dyncontract.solvers.exact import solve_dynamic
 from dyncontract.solvers.reference import complete_info, static_contract
@@ -40,7 +39,7 @@ def f3_data(spec: ExperimentSpec, out: str | os.PathLike, runs: pd.DataFrame) ->
     policy covers the point) for each grid value; others at the default scenario."""
     from dyncontract.experiments.learners import policy_profit
 
-    cfg = build_config({}, list(expand(spec)[0].overrides))
+    cfg = spec.base_config()
     base = cfg.scenario_obj()
     rows: list[dict[str, Any]] = []
     main_edmsac = []
@@ -130,7 +129,7 @@ def build_report(spec: ExperimentSpec, out: str | os.PathLike) -> dict[str, Any]
     fig_dir = root / "figures"
     summary, md = write_summary(out, spec.name)
     runs = collect(out, spec.name)
-    cfg = build_config({}, list(expand(spec)[0].overrides))
+    cfg = spec.base_config()
     base = cfg.scenario_obj()
     held = HeldOutSet.build(base, cfg.env, cache_dir=heldout_cache(out, spec.name))
     ref = {

@@ -161,7 +161,7 @@ def execute(
     # the held-out optima are solved once, before the workers start
     from dyncontract.env import HeldOutSet
 
-    cfg = build_config({}, list(expand(spec)[0].overrides)) if tasks else None
+    cfg = spec.base_config() if tasks else None
     if cfg is not None:
         HeldOutSet.build(
             cfg.scenario_obj(), cfg.env, cache_dir=heldout_cache(out, spec.name), progress=progress
@@ -189,8 +189,7 @@ def execute(
                     for f in as_completed(futs):
                         done(f.result())
         elif backend == "ray":
-            results_ray = _execute_ray(todo, out, workers, address, spec.sb3, done)
-            del results_ray
+            _execute_ray(todo, out, workers, address, spec.sb3, done)
         else:
             raise ValueError(f"--backend: must be local or ray, got {backend!r}")
     finally:

@@ -16,7 +16,12 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
-from dyncontract.config import ConfigError, format_validation_error
+from dyncontract.config import (
+    ConfigError,
+    DyncontractConfig,
+    build_config,
+    format_validation_error,
+)
 
 #: Method names, exactly as they appear in summaries.
 LEARNERS = ("edmsac", "dmsac")
@@ -137,6 +142,14 @@ class ExperimentSpec(BaseModel):
             raise ValueError("seeds must be distinct")
         return v
 
+    def base_overrides(self) -> tuple[str, ...]:
+        """The overrides every run of this experiment starts from."""
+        return tuple(self.overrides()) + (f"env.held_out_states={self.held_out_states}",)
+
+    def base_config(self) -> DyncontractConfig:
+        """The project config of the main comparison (scenario, env, rl sections)."""
+        return build_config({}, list(self.base_overrides()))
+
     def overrides(self) -> list[str]:
         """``config`` as ``--set`` strings."""
         return [
@@ -190,7 +203,7 @@ class Task:
 
 def expand(spec: ExperimentSpec) -> list[Task]:
     """All tasks of a spec, cheapest first within each kind (so partial results come early)."""
-    base = tuple(spec.overrides()) + (f"env.held_out_states={spec.held_out_states}",)
+    base = spec.base_overrides()
     budget = spec.budget.model_dump()
     tasks: list[Task] = []
     order = {m: i for i, m in enumerate(EXACT + BASELINES + SB3_ALGOS + LEARNERS)}

@@ -63,7 +63,7 @@ class PaymentResult:
 # ---------------------------------------------------------------------------------------------
 # Fast closed form (numpy or torch)
 # ---------------------------------------------------------------------------------------------
-def _is_torch(x: Any) -> bool:
+def is_torch(x: Any) -> bool:
     return torch is not None and isinstance(x, torch.Tensor)
 
 
@@ -89,7 +89,7 @@ def least_payment_fast(
         ``(R1, R2, ok)`` with shapes (..., K), (..., K, K), (...) — ``ok`` is False where the
         workloads cannot be implemented by this rule (then R1, R2 are meaningless).
     """
-    is_t = _is_torch(E1)
+    is_t = is_torch(E1)
     if is_t:
         cat = lambda xs: torch.cat(xs, dim=-1)  # noqa: E731
         cumsum = lambda x: torch.cumsum(x, dim=-1)  # noqa: E731

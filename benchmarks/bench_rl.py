@@ -22,8 +22,9 @@ import json
 import torch
 
 from dyncontract.config import load_config
+from dyncontract.experiments.composition import amortisation
 from dyncontract.rl.edmsac import make_actor
-from dyncontract.rl.evaluation import amortisation, compact_diff, denoise_ms, load_actor
+from dyncontract.rl.evaluation import compact_diff, denoise_ms, load_actor
 from dyncontract.rl.pruning import DynamicPruner, compact_actor, pruning_ratio
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from dyncontract.env import BatchedContractEnv, EnvConfig
+from dyncontract.env import BatchedContractEnv, EnvConfig, best_feasible, contract_eval_policy
 from dyncontract.model import Contract, Scenario, check_feasibility, expected_profit
-from dyncontract.rl.envs import best_feasible, make_eval_policy
 
 
 def test_best_feasible_matches_explicit_search() -> None:
@@ -46,7 +45,7 @@ def test_best_feasible_policy_never_worse_than_its_mean_candidate() -> None:
             )
         return base
 
-    pol = make_eval_policy(act, "best_feasible", 4, env)
+    pol = contract_eval_policy(act, "best_feasible", 4, env)
     mean_out = env.step(obs, act(obs, "mean", 4))
     best_out = env.step(obs, pol(obs))
     gain = torch.where(mean_out["feasible"], best_out["profit"] - mean_out["profit"], 0.0)

@@ -98,6 +98,7 @@ def _done_files(root: Path) -> dict[str, int]:
     return out
 
 
+@pytest.mark.slow
 def test_smoke_local_killed_then_resumed(tmp_path: Path) -> None:
     cmd = [str(EXE), "reproduce", "--preset", "smoke", "--out", str(tmp_path), "--quiet"]
     root = tmp_path / "smoke"
@@ -123,6 +124,7 @@ def test_smoke_local_killed_then_resumed(tmp_path: Path) -> None:
     _check_outputs(root)
 
 
+@pytest.mark.slow
 def test_smoke_on_ray(tmp_path: Path) -> None:
     import ray  # noqa: F401  (the ray extra is part of `make test`: fail, never skip)
 

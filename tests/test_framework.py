@@ -7,9 +7,9 @@ import time
 
 import numpy as np
 import pytest
-from conftest import random_scenario
+from helpers import random_scenario
 
-from dyncontract.config import ConfigError, build_config
+from dyncontract.config import ConfigError, build_config, parse_set
 from dyncontract.framework import (
     DECLINE,
     FrameworkConfig,
@@ -421,7 +421,7 @@ def test_hundred_thousand_ess_in_seconds(sc, optimal) -> None:
 # The framework: config section
 # ---------------------------------------------------------------------------------------------
 def test_framework_config_section_defaults_and_overrides() -> None:
-    cfg = build_config({}, ["framework.n_es=123", "framework.latency.cloud_rtt_ms=99"])
+    cfg = build_config({}, parse_set(["framework.n_es=123", "framework.latency.cloud_rtt_ms=99"]))
     assert cfg.framework.n_es == 123 and cfg.framework.latency.cloud_rtt_ms == 99
     assert build_config({}).framework == FrameworkConfig()
 
@@ -444,7 +444,7 @@ def test_framework_config_section_defaults_and_overrides() -> None:
 )
 def test_framework_config_rejects_bad_values(override: str, field: str) -> None:
     with pytest.raises(ConfigError) as err:
-        build_config({}, [override])
+        build_config({}, parse_set([override]))
     msg = str(err.value)
     assert msg.startswith(f"{field}: "), msg
     assert "\n" not in msg

@@ -8,10 +8,22 @@ import pickle
 
 import pytest
 import torch
-from test_rl_bandit import TOY_GYM_ID, ToyBandit, tiny_config
+from helpers import TOY_GYM_ID, tiny_config, toy_trainer
 
-from dyncontract.rl.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from dyncontract.rl.trainer import CHECKPOINT, METRICS, RunSpec, Trainer
+from dyncontract.experiments.composition import build_trainer
+from dyncontract.rl.budget import Budget
+from dyncontract.rl.rundir import (
+    CHECKPOINT,
+    METRICS,
+    CheckpointError,
+    RunDir,
+    load_checkpoint,
+)
+from dyncontract.rl.trainer import Trainer
+
+
+def save_checkpoint(path, state):
+    return RunDir(path.parent).save_checkpoint(state) if path.name == CHECKPOINT else None
 
 
 class _Evil:
@@ -25,7 +37,7 @@ class _Evil:
 
 
 def test_checkpoint_roundtrip(tmp_path):
-    p = tmp_path / "ck.pt"
+    p = tmp_path / CHECKPOINT
     save_checkpoint(p, {"step": 3, "w": torch.arange(4.0), "nested": {"a": [1, 2.5, "x"]}})
     st = load_checkpoint(p)
     assert st["step"] == 3 and torch.equal(st["w"], torch.arange(4.0))
@@ -90,28 +102,34 @@ def _rows(path):
 def test_resume_reproduces_uninterrupted_run(tmp_path, kind):
     if kind == "batched":
         cfg = tiny_config(
-            "rl.eval_every_steps=512",
-            "rl.checkpoint_every_steps=1024",
-            "rl.actions_per_state=4",  # the grouped buffer path
-            "rl.reward_clip_quantile=0.1",
+            eval_every_steps=512,
+            checkpoint_every_steps=1024,
+            actions_per_state=4,  # the grouped buffer path
+            reward_clip_quantile=0.1,
         )
-        env, steps, stop = ToyBandit(), 4096, 2600
+        steps, stop = 4096, 2600
+
+        def make(d) -> Trainer:
+            return toy_trainer(cfg.rl, d, steps, seed=3)
     else:
         cfg = tiny_config(
-            f"rl.env_id={TOY_GYM_ID}",
-            "rl.vector_envs=2",
-            "rl.learning_starts=64",
-            "rl.batch_size=32",
-            "rl.eval_every_steps=64",
-            "rl.checkpoint_every_steps=128",
-            "rl.eval_episodes=3",
+            env_id=TOY_GYM_ID,
+            vector_envs=2,
+            learning_starts=64,
+            batch_size=32,
+            eval_every_steps=64,
+            checkpoint_every_steps=128,
+            eval_episodes=3,
         )
-        env, steps, stop = None, 400, 350
-    spec = RunSpec(seed=3, steps=steps)
-    full = Trainer(cfg, tmp_path / "full", spec, quiet=True, batched_env=env)
-    full.train()
+        steps, stop = 400, 350
 
-    part = Trainer(cfg, tmp_path / "part", spec, quiet=True, batched_env=env)
+        def make(d) -> Trainer:
+            budget = Budget(steps=steps, eval_every_steps=64)
+            return build_trainer(cfg, d, budget, seed=3, quiet=True)
+
+    make(tmp_path / "full").train()
+
+    part = make(tmp_path / "part")
     _interrupt_after(part, stop)
     with pytest.raises(_Interrupt):
         part.train()
@@ -120,8 +138,7 @@ def test_resume_reproduces_uninterrupted_run(tmp_path, kind):
     # the interrupted run logged rows past its last checkpoint; resume must drop them
     assert int(_rows(tmp_path / "part")[-1]["step"]) > ck_step
 
-    resumed = Trainer(cfg, tmp_path / "part", spec, quiet=True, batched_env=env)
-    resumed.train(resume=True)
+    make(tmp_path / "part").train(resume=True)
     a, b = _rows(tmp_path / "full"), _rows(tmp_path / "part")
     assert len(a) == len(b)
     assert a == b
@@ -131,11 +148,8 @@ def test_resume_reproduces_uninterrupted_run(tmp_path, kind):
 
 
 def test_same_seed_same_metrics_other_seed_differs(tmp_path):
-    cfg = tiny_config("rl.eval_every_steps=512")
-    env = ToyBandit()
+    cfg = tiny_config(eval_every_steps=512)
     for name, seed in (("a", 1), ("b", 1), ("c", 2)):
-        Trainer(
-            cfg, tmp_path / name, RunSpec(seed=seed, steps=1536), quiet=True, batched_env=env
-        ).train()
+        toy_trainer(cfg.rl, tmp_path / name, 1536, seed=seed).train()
     assert _rows(tmp_path / "a") == _rows(tmp_path / "b")
     assert _rows(tmp_path / "a") != _rows(tmp_path / "c")

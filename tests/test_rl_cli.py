@@ -5,18 +5,23 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_rl_bandit import TINY, TOY_GYM_ID
+from helpers import TINY, TOY_GYM_ID
 from typer.testing import CliRunner
 
 from dyncontract.cli.main import app
-from dyncontract.rl.trainer import read_metrics
+from dyncontract.rl.rundir import RunDir
+
+
+def read_metrics(path):
+    return RunDir(path.parent).read_metrics()
+
 
 runner = CliRunner()
 
 
 def _sets(*extra: str) -> list[str]:
     out: list[str] = []
-    for s in (*TINY, *extra):
+    for s in (*(f"rl.{k}={v}" for k, v in TINY.items()), *extra):
         out += ["--set", s]
     return out
 

@@ -53,10 +53,10 @@ def test_rl_config_validation(kw, field):
 
 def test_rl_section_in_config_file_errors():
     with pytest.raises(ConfigError, match=r"^rl\.actor_lr: must be > 0"):
-        load_config(None, ["rl.actor_lr=0"])
+        load_config(None, {"rl": {"actor_lr": 0}})
     with pytest.raises(ConfigError, match=r"^rl\.eval_action"):
-        load_config(None, ["rl.eval_action=greedy"])
-    assert load_config(None, ["rl.algo=dmsac"]).rl.pruning is False
+        load_config(None, {"rl": {"eval_action": "greedy"}})
+    assert load_config(None, {"rl": {"algo": "dmsac"}}).rl.pruning is False
 
 
 def test_lr_schedules():

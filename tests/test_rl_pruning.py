@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import tiny_rl_config
+from helpers import tiny_rl_config
 from torch.nn.utils import prune
 
 from dyncontract.rl.config import RLConfig

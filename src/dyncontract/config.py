@@ -7,15 +7,20 @@ A config file is a mapping of sections; each section belongs to one layer::
     framework:  the agent-construction simulator (dyncontract.framework.config.FrameworkConfig)
     rl:         (E)DMSAC and its trainer (dyncontract.rl.config.RLConfig)
 
-Later layers add their sections here. Unknown sections and keys are errors. ``--set
-section.key=value`` overrides are applied before validation (values are parsed as YAML, so
+Unknown sections and keys are errors. Overrides travel as nested dicts, deep-merged into the
+file's sections before validation; the CLI turns ``--set section.key=value`` strings into
+such a dict once, at its edge (:func:`parse_set`; values are parsed as YAML, so
 ``--set scenario.theta=[1,2,3]`` works). Every problem is reported as :class:`ConfigError`
 with a one-line message that names the field.
+
+This module sits above the layers whose sections it assembles (model, env, framework, rl);
+nothing below it imports it.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +51,17 @@ class DyncontractConfig(BaseModel):
         return self.scenario.to_scenario()
 
 
-#: Keys that exclude each other inside a section: setting one by --set drops the other.
-_EXCLUSIVE = {("scenario", "persistence"): "transition", ("scenario", "transition"): "persistence"}
+#: Keys that exclude each other inside a section: setting one drops the other.
+_EXCLUSIVE = {"persistence": "transition", "transition": "persistence"}
+
+
+#: pydantic's bound errors, in the project's words ("must be > 0, got -1")
+_BOUND_ERRORS = {
+    "greater_than": ("gt", ">"),
+    "greater_than_equal": ("ge", ">="),
+    "less_than": ("lt", "<"),
+    "less_than_equal": ("le", "<="),
+}
 
 
 def format_validation_error(err: ValidationError, prefix: str = "") -> str:
@@ -67,14 +81,22 @@ def format_validation_error(err: ValidationError, prefix: str = "") -> str:
         loc, msg = (f"{loc}.{head}" if loc else head), rest
     if prefix:
         loc = f"{prefix}{loc}"
-    if e["type"] != "extra_forbidden" and "input" in e and e["type"].endswith("_type"):
+    if e["type"] in _BOUND_ERRORS:
+        key, op = _BOUND_ERRORS[e["type"]]
+        msg = f"must be {op} {e.get('ctx', {}).get(key)}, got {e.get('input')!r}"
+    elif e["type"] != "extra_forbidden" and "input" in e and e["type"].endswith("_type"):
         msg = f"{msg} (got {e['input']!r})"
     return f"{loc}: {msg}" if loc else msg
 
 
-def parse_overrides(overrides: list[str] | None) -> list[tuple[list[str], Any]]:
-    out = []
-    for item in overrides or []:
+def parse_set(items: list[str] | None) -> dict[str, Any]:
+    """``--set section.key=value`` strings -> a nested dict (values parsed as YAML).
+
+    This is the only place where settings exist as text: the CLI calls it once, at its edge;
+    everything below passes nested dicts and typed config objects.
+    """
+    out: dict[str, Any] = {}
+    for item in items or []:
         if "=" not in item:
             raise ConfigError(f"--set: expected section.key=value, got {item!r}")
         key, raw = item.split("=", 1)
@@ -85,8 +107,60 @@ def parse_overrides(overrides: list[str] | None) -> list[tuple[list[str], Any]]:
             val = yaml.safe_load(raw) if raw.strip() else None
         except yaml.YAMLError:
             raise ConfigError(f"{key}: cannot parse value {raw!r}") from None
-        out.append((path, val))
+        node = out
+        for part in path[:-1]:
+            nxt = node.setdefault(part, {})
+            if not isinstance(nxt, dict):
+                raise ConfigError(f"{key}: {part} is set to a value, not a section")
+            node = nxt
+        node[path[-1]] = val
     return out
+
+
+def nest(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"rl.algo": "dmsac", "env": {...}}`` -> nested dicts (dotted keys split)."""
+    out: dict[str, Any] = {}
+    for key, val in flat.items():
+        *head, last = str(key).split(".")
+        node = out
+        for part in head:
+            node = node.setdefault(part, {})
+        node[last] = merge(node[last], val) if isinstance(node.get(last), dict) else val
+    return out
+
+
+def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep merge: mappings merge key by key, anything else in ``override`` replaces.
+
+    Keys that exclude each other (``scenario.persistence`` / ``scenario.transition``): setting
+    one drops the other from ``base``.
+    """
+    out = dict(base)
+    for key, val in override.items():
+        if isinstance(val, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merge(out[key], val)
+        else:
+            out[key] = dict(val) if isinstance(val, Mapping) else val
+        other = _EXCLUSIVE.get(key)
+        if other is not None and other not in override:
+            out.pop(other, None)
+    return out
+
+
+def build_config(
+    data: Mapping[str, Any] | None = None, overrides: Mapping[str, Any] | None = None
+) -> DyncontractConfig:
+    """Validate a config: ``data`` (a file's sections) deep-merged with nested ``overrides``."""
+    merged = merge(data or {}, overrides or {})
+    for section, body in merged.items():
+        if body is not None and not isinstance(body, dict):
+            raise ConfigError(f"{section}: must be a mapping of keys, got {type(body).__name__}")
+    try:
+        return DyncontractConfig(**{k: v for k, v in merged.items() if v is not None})
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc)) from None
+    except TypeError as exc:  # e.g. a non-string key
+        raise ConfigError(f"config: {exc}") from None
 
 
 def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
@@ -110,36 +184,10 @@ def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
     return data
 
 
-def build_config(data: dict[str, Any], overrides: list[str] | None = None) -> DyncontractConfig:
-    data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
-    for path, val in parse_overrides(overrides):
-        node = data
-        for part in path[:-1]:
-            nxt = node.get(part)
-            if nxt is None:
-                nxt = node[part] = {}
-            if not isinstance(nxt, dict):
-                raise ConfigError(f"{'.'.join(path)}: {part} is not a section")
-            node = nxt
-        node[path[-1]] = val
-        other = _EXCLUSIVE.get(tuple(path))  # type: ignore[arg-type]
-        if other is not None:
-            node.pop(other, None)
-    for section, body in data.items():
-        if body is not None and not isinstance(body, dict):
-            raise ConfigError(f"{section}: must be a mapping of keys, got {type(body).__name__}")
-    try:
-        return DyncontractConfig(**{k: v for k, v in data.items() if v is not None})
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc)) from None
-    except TypeError as exc:  # e.g. a non-string key
-        raise ConfigError(f"config: {exc}") from None
-
-
 def load_config(
-    path: str | os.PathLike | None, overrides: list[str] | None = None
+    path: str | os.PathLike | None, overrides: Mapping[str, Any] | None = None
 ) -> DyncontractConfig:
-    """Read, override and validate a config (``path=None``: the built-in defaults)."""
+    """Read a config file (``None``: the built-in defaults), merge ``overrides``, validate."""
     data = read_yaml(path) if path is not None else {}
     return build_config(data, overrides)
 

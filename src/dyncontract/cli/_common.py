@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import functools
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 
-from dyncontract.config import ConfigError, DyncontractConfig, load_config
+from dyncontract.config import ConfigError, DyncontractConfig, load_config, merge, parse_set
 from dyncontract.model.contract import ContractFormatError
+from dyncontract.rl.rundir import RunError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: Exceptions that mean "bad input": one line on stderr, exit code 2, nothing written.
-INPUT_ERRORS: tuple[type[BaseException], ...] = (ConfigError, ContractFormatError)
+INPUT_ERRORS: tuple[type[BaseException], ...] = (ConfigError, ContractFormatError, RunError)
 
 
 class InputError(ValueError):
@@ -55,8 +55,12 @@ SetOpt = Annotated[
 JsonOpt = Annotated[Path | None, typer.Option("--json", help="Write the result as JSON here.")]
 
 
-def get_config(config: Path | None, overrides: list[str] | None) -> DyncontractConfig:
-    return load_config(config, overrides)
+def get_config(
+    config: Path | None, set_: list[str] | None, extra: dict[str, Any] | None = None
+) -> DyncontractConfig:
+    """The config of a command: ``--config`` file, ``--set`` strings (parsed here, at the
+    edge, into a nested dict) and the command's own options (``extra``, nested), merged."""
+    return load_config(config, merge(parse_set(set_), extra or {}))
 
 
 def check_output_path(path: Path | None, name: str = "--json") -> None:
@@ -88,7 +92,3 @@ def fmt_table(headers: list[str], rows: list[list[Any]], floatfmt: str = "{:.4f}
         "  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in body
     ]
     return "\n".join(out)
-
-
-def stderr_is_tty() -> bool:
-    return sys.stderr.isatty()

@@ -21,19 +21,12 @@ from dyncontract.cli._common import (
 )
 
 _ALGOS = ("edmsac", "dmsac")
-_DEVICES = ("auto", "cpu", "cuda")
 
 
-def _check_device(device: str) -> str:
-    if device not in _DEVICES:
-        raise InputError(f"--device: must be auto, cpu or cuda, got {device!r}")
-    import torch
+def _device(device: str) -> str:
+    from dyncontract.rl.trainer import resolve_device
 
-    if device == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device: cuda requested but no CUDA device is available")
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
+    return str(resolve_device(device))
 
 
 @handles_input_errors
@@ -62,8 +55,8 @@ def train(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Train EDMSAC (or DMSAC) and write metrics.csv, config.yaml and checkpoints to --out."""
-    from dyncontract.rl.checkpoint import CheckpointError
-    from dyncontract.rl.trainer import CHECKPOINT, METRICS, RunError, RunSpec, Trainer, load_run
+    from dyncontract.experiments.composition import default_budget, env_id, load_run, train_run
+    from dyncontract.rl.rundir import RunDir
 
     if algo is not None and algo not in _ALGOS:
         raise InputError(f"--algo: must be edmsac or dmsac, got {algo!r}")
@@ -73,50 +66,40 @@ def train(
         raise InputError(f"--max-minutes: must be a finite number > 0, got {max_minutes}")
     if out.exists() and not out.is_dir():
         raise InputError(f"--out: {out} exists and is not a directory")
-    dev = _check_device(device)
-    try:
-        if resume:
-            if config is not None or set_:
-                raise InputError("--resume: the run's config is fixed; drop --config/--set")
-            if not (out / CHECKPOINT).is_file():
-                raise InputError(f"--resume: {out} has no {CHECKPOINT} to resume from")
-            cfg, meta = load_run(out)
-            for name, given, stored in (
-                ("--algo", algo, cfg.rl.algo),
-                ("--env", env, cfg.rl.env_id),
-                ("--seed", seed, meta.get("seed")),
-            ):
-                if given is not None and given != stored:
-                    raise InputError(f"{name}: the run used {stored!r}, got {given!r} on --resume")
-            spec = RunSpec(
-                seed=int(meta.get("seed", 0)),
-                device=dev,
-                steps=steps if steps is not None else meta.get("steps"),
-                max_minutes=max_minutes if max_minutes is not None else meta.get("max_minutes"),
+    dev = _device(device)
+    run = RunDir(out)
+    if resume:
+        if config is not None or set_:
+            raise InputError("--resume: the run's config is fixed; drop --config/--set")
+        if not run.checkpoint.is_file():
+            raise InputError(f"--resume: {out} has no {run.checkpoint.name} to resume from")
+        cfg, meta = load_run(out)
+        for name, given, stored in (
+            ("--algo", algo, cfg.rl.algo),
+            ("--env", env, meta.get("env_id")),
+            ("--seed", seed, meta.get("seed")),
+        ):
+            if given is not None and given != stored:
+                raise InputError(f"{name}: the run used {stored!r}, got {given!r} on --resume")
+        seed_ = int(meta.get("seed", 0))
+        if steps is None and max_minutes is None:  # a new budget replaces the stored one
+            steps, max_minutes = meta.get("steps"), meta.get("max_minutes")
+    else:
+        if run.holds_run():
+            raise InputError(
+                f"--out: {out} already holds a run (use --resume, or another directory)"
             )
-            if steps is not None or max_minutes is not None:
-                # a new budget replaces the stored one
-                spec.steps, spec.max_minutes = steps, max_minutes
-        else:
-            if out.exists() and ((out / CHECKPOINT).exists() or (out / METRICS).exists()):
-                raise InputError(
-                    f"--out: {out} already holds a run (use --resume, or another directory)"
-                )
-            overrides = list(set_ or [])
-            if algo is not None:
-                overrides.append(f"rl.algo={algo}")
-            if env is not None:
-                overrides.append(f"rl.env_id={env}")
-            cfg = get_config(config, overrides)
-            spec = RunSpec(
-                seed=0 if seed is None else seed, device=dev, steps=steps, max_minutes=max_minutes
-            )
-        trainer = Trainer(cfg, out, spec, quiet=quiet)
-        rows = trainer.train(resume=resume)
-    except (RunError, CheckpointError) as exc:
-        raise InputError(str(exc)) from None
+        options: dict[str, Any] = {}
+        if algo is not None:
+            options["algo"] = algo
+        if env is not None:
+            options["env_id"] = env
+        cfg = get_config(config, set_, {"rl": options} if options else None)
+        seed_ = 0 if seed is None else seed
+    budget = default_budget(cfg, steps, max_minutes)
+    rows = train_run(cfg, out, budget, resume=resume, seed=seed_, device=dev, quiet=quiet)
     last = rows[-1] if rows else {}
-    typer.echo(f"run: {out}  ({cfg.rl.algo}, env {cfg.rl.env_id}, device {dev})")
+    typer.echo(f"run: {out}  ({cfg.rl.algo}, env {env_id(cfg)}, device {dev})")
     typer.echo(_summary(last))
 
 
@@ -164,9 +147,8 @@ def evaluate(
     ] = None,
 ) -> None:
     """Score a trained policy: optimality ratio, feasibility, compaction (or mean return)."""
-    from dyncontract.rl.checkpoint import CheckpointError
-    from dyncontract.rl.evaluation import as_json_safe, evaluate_run
-    from dyncontract.rl.trainer import RunError
+    from dyncontract.experiments.composition import evaluate_run
+    from dyncontract.rl.evaluation import as_json_safe
 
     check_output_path(json_out)
     if states < 1:
@@ -178,18 +160,14 @@ def evaluate(
     modes = ("deterministic", "mean", "sample", "best_feasible")
     if eval_action is not None and eval_action not in modes:
         raise InputError(f"--eval-action: must be one of {', '.join(modes)}, got {eval_action!r}")
-    dev = _check_device(device)
-    try:
-        res = evaluate_run(
-            run_dir,
-            states=states,
-            episodes=episodes,
-            device=dev,
-            timing=not no_timing,
-            eval_action=eval_action,
-        )
-    except (RunError, CheckpointError) as exc:
-        raise InputError(str(exc)) from None
+    res = evaluate_run(
+        run_dir,
+        states=states,
+        episodes=episodes,
+        device=_device(device),
+        timing=not no_timing,
+        eval_action=eval_action,
+    )
     res = as_json_safe(res)
     rows = []
     for k, v in res.items():

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from dyncontract.solvers.payments import is_torch
+from dyncontract._arrays import is_torch
 
 
 def action_dim(K: int, mode: str) -> int:

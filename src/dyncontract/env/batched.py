@@ -11,7 +11,7 @@ import torch
 
 from dyncontract.env.actions import action_dim, shaped_reward, split_action
 from dyncontract.env.distribution import PRIOR_FLOOR, EnvConfig, ScenarioDistribution
-from dyncontract.model.scenario import Scenario
+from dyncontract.model.scenario import Scenario, persistence_matrix
 from dyncontract.solvers.payments import least_payment_fast
 
 
@@ -74,7 +74,7 @@ class BatchedContractEnv:
         if self.dist.vary_rho:
             lo, hi = cfg.persistence_range  # type: ignore[misc]
             rho = lo + (obs[:, j].clamp(-1, 1) + 1.0) / 2.0 * (hi - lo)
-            Q = rho[:, None, None] * self.eye + (1.0 - rho)[:, None, None] / K
+            Q = persistence_matrix(rho, K)
             j += 1
         else:
             Q = self.base_Q.expand(n, K, K)

@@ -14,12 +14,12 @@ same numbers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from dyncontract.model.scenario import Scenario
+from dyncontract.model.scenario import Scenario, persistence_matrix, persistence_of
 
 ActionMode = Literal["structured", "raw"]
 
@@ -34,13 +34,13 @@ class EnvConfig(BaseModel):
 
     action_mode: ActionMode = "structured"
     #: Dirichlet concentration of the prior (null: the prior is fixed at scenario.prior).
-    prior_concentration: float | None = 1.0
+    prior_concentration: Annotated[float, Field(gt=0)] | None = 1.0
     #: persistence rho ~ U[lo, hi] (null: fixed at the scenario's Q).
     persistence_range: tuple[float, float] | None = (0.3, 0.9)
     #: energy price xi ~ U[lo, hi] (null: fixed at scenario.energy_price).
     energy_price_range: tuple[float, float] | None = (0.03, 0.08)
     #: reward = profit / reward_scale.
-    reward_scale: float = 10.0
+    reward_scale: Annotated[float, Field(gt=0)] = 10.0
     #: structured mode: which workloads are sorted before pricing. "period2": each period-2
     #: menu (Lemma 1 makes that free); "both": also the period-1 menu — a restriction (the
     #: optimal T1 is not always monotone under persistence) that costs at most 0.014 % of the
@@ -48,37 +48,16 @@ class EnvConfig(BaseModel):
     #: actions implementable instead of ~1 %; "none": no sorting.
     monotone: Literal["both", "period2", "none"] = "both"
     #: structured mode: reward of non-implementable workloads is -(penalty + gap / scale).
-    infeasible_penalty: float = 1.0
+    infeasible_penalty: Annotated[float, Field(ge=0)] = 1.0
     #: raw mode: reward = (profit - violation_penalty * total violation) / reward_scale.
-    violation_penalty: float = 10.0
+    violation_penalty: Annotated[float, Field(ge=0)] = 10.0
     #: raw mode: rewards are R = reward_max (a + 1) / 2 (null: alpha ln(1 + beta T_max)).
-    reward_max: float | None = None
+    reward_max: Annotated[float, Field(gt=0)] | None = None
     #: absolute tolerance of the feasibility flag (reward units).
-    feasibility_tol: float = 1e-6
+    feasibility_tol: Annotated[float, Field(ge=0)] = 1e-6
     #: held-out market states for the optimality ratio and their seed.
-    held_out_states: int = 256
+    held_out_states: Annotated[int, Field(ge=1)] = 256
     held_out_seed: int = 12345
-
-    @field_validator("prior_concentration", "reward_scale", "reward_max")
-    @classmethod
-    def _pos(cls, v: float | None) -> float | None:
-        if v is not None and v <= 0:
-            raise ValueError(f"must be > 0, got {v}")
-        return v
-
-    @field_validator("infeasible_penalty", "violation_penalty", "feasibility_tol")
-    @classmethod
-    def _nonneg(cls, v: float) -> float:
-        if v < 0:
-            raise ValueError(f"must be >= 0, got {v}")
-        return v
-
-    @field_validator("held_out_states")
-    @classmethod
-    def _n(cls, v: int) -> int:
-        if v < 1:
-            raise ValueError(f"must be >= 1, got {v}")
-        return v
 
     @field_validator("persistence_range")
     @classmethod
@@ -174,11 +153,7 @@ class ScenarioDistribution:
             parts.append(2.0 * p - 1.0)
         if self.vary_rho:
             lo, hi = cfg.persistence_range  # type: ignore[misc]
-            r = (
-                float(self.base.transition[0, 0] - self.base.transition[0, 1])
-                if rho is None
-                else rho
-            )
+            r = persistence_of(self.base.transition) if rho is None else rho
             parts.append([2.0 * (r - lo) / (hi - lo) - 1.0])
         if self.vary_xi:
             lo, hi = cfg.energy_price_range  # type: ignore[misc]
@@ -193,9 +168,7 @@ class ScenarioDistribution:
         n = states.prior.shape[0]
         if states.rho is None:
             return np.tile(self.base.transition, (n, 1, 1))
-        K = self.K
-        r = states.rho[:, None, None]
-        return r * np.eye(K)[None] + (1.0 - r) / K
+        return persistence_matrix(states.rho, self.K)
 
     def scenarios(self, obs: np.ndarray) -> list[Scenario]:
         """The full Scenario of each observation (for the exact solver and numpy checks)."""

@@ -53,6 +53,13 @@ def save(fig: plt.Figure, path_stem: Path) -> list[Path]:
     return outs
 
 
+def _ref(
+    reference: dict[str, float], key: str, label: str = "exact static contract", ls: str = "--"
+) -> list[tuple[str, float, str]]:
+    """A reference line (label, level, line style) when ``reference`` has ``key``."""
+    return [(label, reference[key], ls)] if key in reference else []
+
+
 def f1_learning_curves(runs: pd.DataFrame, reference: dict[str, float], stem: Path) -> list[Path]:
     """Profit and optimality ratio vs environment steps and vs wall time, bands over seeds."""
     fig, axes = plt.subplots(2, 2, figsize=(11, 8))
@@ -69,33 +76,19 @@ def f1_learning_curves(runs: pd.DataFrame, reference: dict[str, float], stem: Pa
             for m, c in cs.items():
                 ax.plot(c[x], c["mean"], color=COLORS[m], label=m)
                 ax.fill_between(c[x], c["lo"], c["hi"], color=COLORS[m], alpha=0.2)
+            refs = (
+                [("exact dynamic optimum", 1.0, "-"), *_ref(reference, "static_ratio")]
+                if y == "optimality_ratio"
+                else [
+                    *_ref(reference, "optimal_profit", "exact dynamic optimum", "-"),
+                    *_ref(reference, "static_profit"),
+                ]
+            )
+            for label, level, ls in refs:
+                ax.axhline(level, color="black", lw=1, ls=ls, label=label)
             if y == "optimality_ratio":
-                ax.axhline(1.0, color="black", lw=1, ls="-", label="exact dynamic optimum")
-                if "static_ratio" in reference:
-                    ax.axhline(
-                        reference["static_ratio"],
-                        color="black",
-                        ls="--",
-                        lw=1,
-                        label="exact static contract",
-                    )
                 ax.set_ylim(max(0.0, ax.get_ylim()[0]), 1.01)
             else:
-                if "optimal_profit" in reference:
-                    ax.axhline(
-                        reference["optimal_profit"],
-                        color="black",
-                        lw=1,
-                        label="exact dynamic optimum",
-                    )
-                if "static_profit" in reference:
-                    ax.axhline(
-                        reference["static_profit"],
-                        color="black",
-                        ls="--",
-                        lw=1,
-                        label="exact static contract",
-                    )
                 # seed bands can be wide with few seeds: keep the axis on the means
                 means = [c["mean"].to_numpy() for c in cs.values()]
                 lo = min(

@@ -15,7 +15,7 @@ from dyncontract.experiments import figures as F
 from dyncontract.experiments.aggregate import collect, write_summary
 from dyncontract.experiments.runner import heldout_cache
 from dyncontract.experiments.spec import ExperimentSpec
-from dyncontract.model.scenario import Scenario
+from dyncontract.model.scenario import DEFAULT_PERSISTENCE, Scenario
 from dyncontract.solvers.exact import solve_dynamic
 from dyncontract.solvers.reference import complete_info, static_contract
 
@@ -24,7 +24,7 @@ def _scenario_for(base: Scenario, param: str, value: float) -> Scenario:
     if param == "K":
         K = int(value)
         theta = [1.0 + 2.0 * j / (K - 1) for j in range(K)]
-        return base.replace(theta=theta, prior=[1.0 / K] * K, persistence=0.7)
+        return base.replace(theta=theta, prior=[1.0 / K] * K, persistence=DEFAULT_PERSISTENCE)
     if param == "persistence":
         return base.replace(persistence=float(value))
     if param == "energy_price":
@@ -37,7 +37,7 @@ def _scenario_for(base: Scenario, param: str, value: float) -> Scenario:
 def f3_data(spec: ExperimentSpec, out: str | os.PathLike, runs: pd.DataFrame) -> pd.DataFrame:
     """Profit of exact dynamic / static / complete-information (and EDMSAC where a trained
     policy covers the point) for each grid value; others at the default scenario."""
-    from dyncontract.experiments.learners import policy_profit
+    from dyncontract.experiments.composition import policy_profit
 
     cfg = spec.base_config()
     base = cfg.scenario_obj()
@@ -94,31 +94,14 @@ def cost_rows(runs: pd.DataFrame) -> pd.DataFrame:
             vals = [d[key] for d in timings if d.get(key) is not None]
             return float(np.mean(vals)) if vals else np.nan
 
-        if m == "edmsac":
+        variants = (
+            [("EDMSAC (masked)", ms_upd, "dense"), ("EDMSAC (compacted)", np.nan, "compact")]
+            if m == "edmsac"
+            else [("DMSAC (dense)", ms_upd, "dense")]
+        )
+        for label, ms, width in variants:
             rows.append(
-                dict(
-                    label="EDMSAC (masked)",
-                    method=m,
-                    ms_per_update=ms_upd,
-                    denoise_ms_per_1k=mean_of("dense"),
-                )
-            )
-            rows.append(
-                dict(
-                    label="EDMSAC (compacted)",
-                    method=m,
-                    ms_per_update=np.nan,
-                    denoise_ms_per_1k=mean_of("compact"),
-                )
-            )
-        else:
-            rows.append(
-                dict(
-                    label="DMSAC (dense)",
-                    method=m,
-                    ms_per_update=ms_upd,
-                    denoise_ms_per_1k=mean_of("dense"),
-                )
+                dict(label=label, method=m, ms_per_update=ms, denoise_ms_per_1k=mean_of(width))
             )
     return pd.DataFrame(rows)
 

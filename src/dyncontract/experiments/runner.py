@@ -1,16 +1,18 @@
 """Run an experiment: independent tasks on a process pool or on Ray, resumable at any moment.
 
-Each task writes into its own run directory ``OUT/<experiment>/<group>/<seed>/``:
+Each task runs one registry method (:mod:`dyncontract.experiments.methods`) and writes into
+its own run directory ``OUT/<experiment>/<group>/<seed>/`` (file names: ``rl.rundir``):
 
     config.yaml   the resolved config of the run
-    metrics.csv   evaluation rows (step, wall_s, optimality_ratio, ... ; see rl.trainer)
-    eval.json     the final evaluation
+    metrics.csv   the method's metrics rows (step, wall_s, samples, updates, optimality_ratio, ...)
+    eval.json     the final evaluation (the last row, plus the method's extras)
     DONE          written last (atomically): the run is complete
 
 Every file is written atomically (temp file + rename). A sweep killed at any moment (even
 ``kill -9``) and started again with the same ``--out`` skips the runs that have ``DONE``,
-resumes diffusion learners from their last checkpoint, and restarts the other unfinished runs
-from scratch. Summary and figures are rebuilt from the run directories at the end.
+resumes resumable methods (the diffusion learners) from their last checkpoint, and restarts
+the other unfinished runs from scratch. Summary and figures are rebuilt from the run
+directories at the end.
 """
 
 from __future__ import annotations
@@ -28,9 +30,12 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from dyncontract._io import write_json_atomic, write_text_atomic
-from dyncontract.config import DyncontractConfig, build_config, dump_config
-from dyncontract.experiments.spec import EXACT, LEARNERS, SB3_ALGOS, ExperimentSpec, Task, expand
+from dyncontract._io import write_json_atomic
+from dyncontract.config import DyncontractConfig, build_config, dump_config, merge
+from dyncontract.experiments.composition import contract_setting, final_metrics
+from dyncontract.experiments.methods import METHODS, MethodContext
+from dyncontract.experiments.spec import ExperimentSpec, Task, expand
+from dyncontract.rl.rundir import RunDir
 
 DONE = "DONE"
 
@@ -59,15 +64,11 @@ def _clean_partial(d: Path, keep_checkpoint: bool) -> None:
 
 
 def task_config(task: Task) -> DyncontractConfig:
-    extra = []
-    if task.method in LEARNERS:
-        extra.append(f"rl.algo={task.method}")
-        if task.budget.get("eval_every_steps"):
-            extra.append(f"rl.eval_every_steps={task.budget['eval_every_steps']}")
-    return build_config({}, list(task.overrides) + extra)
+    """The resolved config of a task: the spec's overrides, then the method's own."""
+    return build_config({}, merge(task.config, METHODS[task.method].config))
 
 
-def run_task(task: Task, out: str, threads: int = 1, sb3: dict[str, Any] | None = None) -> dict:
+def run_task(task: Task, out: str, threads: int = 1, options: dict[str, Any] | None = None) -> dict:
     """Execute one task (in a worker process). Returns a small status dict."""
     import torch
 
@@ -78,38 +79,19 @@ def run_task(task: Task, out: str, threads: int = 1, sb3: dict[str, Any] | None 
     if (d / DONE).exists():
         return {"task": task.label, "status": "skipped"}
     t0 = time.perf_counter()
-    ckpt = d / "checkpoint.pt"
-    is_learner = task.method in LEARNERS
-    _clean_partial(d, keep_checkpoint=is_learner and ckpt.exists())
+    method = METHODS[task.method]
+    run = RunDir(d)
+    _clean_partial(d, keep_checkpoint=method.resumable and run.checkpoint.exists())
     d.mkdir(parents=True, exist_ok=True)
     cfg = task_config(task)
-    cache = heldout_cache(out, task.experiment)
-    steps, minutes = task.budget.get("steps"), task.budget.get("max_minutes")
-    eval_every = task.budget.get("eval_every_steps") or 10_000
-    if is_learner:
-        from dyncontract.experiments.learners import train_and_evaluate
-
-        final = train_and_evaluate(cfg, d, task.seed, steps, minutes, cache)
-    else:
-        from dyncontract.experiments import baselines as B
-
-        write_text_atomic(d / "config.yaml", dump_config(cfg))
-        ctx = B.EvalContext(cfg, cache)
-        if task.method in SB3_ALGOS:
-            kwargs = (sb3 or {}).get(task.method, {})
-            rows = B.run_sb3(task.method, ctx, task.seed, steps, minutes, eval_every, kwargs)
-        elif task.method == "random":
-            rows = B.run_random(ctx, task.seed)
-        elif task.method == "greedy":
-            rows = B.run_greedy(ctx)
-        elif task.method in EXACT:
-            rows = B.run_exact(task.method, ctx)
-        else:  # pragma: no cover
-            raise ValueError(f"unknown method {task.method}")
-        write_metrics(d / "metrics.csv", rows)
-        final = {k: v for k, v in rows[-1].items() if k not in ("step", "wall_s")}
-        final["optimality_ratio_mean"] = final.pop("optimality_ratio")
-        final["steps"] = rows[-1]["step"]
+    if not run.config.exists():
+        run.write_config(dump_config(cfg))
+    ctx = MethodContext(cfg, d, heldout_cache(out, task.experiment), dict(options or {}))
+    rows = method.run(ctx, task.seed, task.budget)
+    run.write_metrics(rows)
+    final = final_metrics(rows[-1])
+    final["steps"] = int(rows[-1]["step"])
+    final.update(ctx.extras)
     final["train_wall_s"] = time.perf_counter() - t0
     final.update({"method": task.method, "seed": task.seed, "group": task.group})
     final.update(dict(task.meta))
@@ -118,16 +100,9 @@ def run_task(task: Task, out: str, threads: int = 1, sb3: dict[str, Any] | None 
     return {"task": task.label, "status": "done", "wall_s": final["train_wall_s"]}
 
 
-def write_metrics(path: Path, rows: list[dict[str, Any]]) -> None:
-    import pandas as pd
-
-    text = pd.DataFrame(rows).to_csv(index=False)
-    write_text_atomic(path, text)
-
-
-def _safe_run(task: Task, out: str, threads: int, sb3: dict[str, Any] | None) -> dict:
+def _safe_run(task: Task, out: str, threads: int, options: dict[str, Any] | None) -> dict:
     try:
-        return run_task(task, out, threads, sb3)
+        return run_task(task, out, threads, options)
     except Exception as exc:  # reported, and the sweep goes on with the other tasks
         return {
             "task": task.label,
@@ -159,12 +134,9 @@ def execute(
         f"{len(todo)} to run on {backend} with {workers} worker(s)"
     )
     # the held-out optima are solved once, before the workers start
-    from dyncontract.env import HeldOutSet
-
-    cfg = spec.base_config() if tasks else None
-    if cfg is not None:
-        HeldOutSet.build(
-            cfg.scenario_obj(), cfg.env, cache_dir=heldout_cache(out, spec.name), progress=progress
+    if tasks:
+        contract_setting(
+            spec.base_config(), cache_dir=heldout_cache(out, spec.name), progress=progress
         )
     if not todo:
         return []
@@ -182,14 +154,14 @@ def execute(
         if backend == "local":
             if workers <= 1:
                 for t in todo:
-                    done(_safe_run(t, out, 1, spec.sb3))
+                    done(_safe_run(t, out, 1, spec.options(t.method)))
             else:
                 with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-                    futs = [pool.submit(_safe_run, t, out, 1, spec.sb3) for t in todo]
+                    futs = [pool.submit(_safe_run, t, out, 1, spec.options(t.method)) for t in todo]
                     for f in as_completed(futs):
                         done(f.result())
         elif backend == "ray":
-            _execute_ray(todo, out, workers, address, spec.sb3, done)
+            _execute_ray(todo, out, workers, address, spec, done)
         else:
             raise ValueError(f"--backend: must be local or ray, got {backend!r}")
     finally:
@@ -202,7 +174,7 @@ def _execute_ray(
     out: str,
     workers: int,
     address: str | None,
-    sb3: dict[str, Any] | None,
+    spec: ExperimentSpec,
     done: Callable[[dict], None],
 ) -> None:
     try:
@@ -222,7 +194,7 @@ def _execute_ray(
             ray.init(num_cpus=workers, runtime_env={"env_vars": {"PYTHONPATH": src}}, **kw)
     try:
         remote = ray.remote(num_cpus=1, max_retries=0)(_safe_run)
-        refs = [remote.remote(t, out, 1, sb3) for t in todo]
+        refs = [remote.remote(t, out, 1, spec.options(t.method)) for t in todo]
         while refs:
             ready, refs = ray.wait(refs, num_returns=1)
             done(ray.get(ready[0]))

@@ -11,63 +11,34 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, field_validator
 
 from dyncontract.config import (
     ConfigError,
     DyncontractConfig,
     build_config,
     format_validation_error,
+    merge,
+    nest,
 )
+from dyncontract.experiments.methods import METHODS
+from dyncontract.rl.budget import Budget
 
-#: Method names, exactly as they appear in summaries.
-LEARNERS = ("edmsac", "dmsac")
-SB3_ALGOS = ("sac", "td3", "ppo")
-BASELINES = ("random", "greedy")
-EXACT = ("static", "complete_info", "exact_dynamic")
-ALL_METHODS = LEARNERS + SB3_ALGOS + BASELINES + EXACT
-#: methods whose result does not depend on the seed (run once, as seed 0)
-SEEDLESS = ("greedy",) + EXACT
 
-Method = Literal[
-    "edmsac",
-    "dmsac",
-    "sac",
-    "td3",
-    "ppo",
-    "random",
-    "greedy",
-    "static",
-    "complete_info",
-    "exact_dynamic",
-]
+def _known_method(name: str) -> str:
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r} (have {', '.join(METHODS)})")
+    return name
+
+
+#: Method names, exactly as they appear in summaries (the registry's order).
+ALL_METHODS = tuple(METHODS)
+Method = Annotated[str, AfterValidator(_known_method)]
 
 PRESETS_DIR = Path(__file__).resolve().parents[3] / "configs" / "experiments"
-
-
-class Budget(BaseModel):
-    """Per-run budget: environment samples and/or wall minutes (whichever ends first)."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
-
-    steps: int | None = None
-    max_minutes: float | None = None
-    eval_every_steps: int = 10_000
-
-    @model_validator(mode="after")
-    def _some(self) -> Budget:
-        if self.steps is None and self.max_minutes is None:
-            raise ValueError("steps: give steps, max_minutes or both")
-        if self.steps is not None and self.steps < 1:
-            raise ValueError(f"steps: must be >= 1, got {self.steps}")
-        if self.max_minutes is not None and self.max_minutes <= 0:
-            raise ValueError(f"max_minutes: must be > 0, got {self.max_minutes}")
-        if self.eval_every_steps < 1:
-            raise ValueError(f"eval_every_steps: must be >= 1, got {self.eval_every_steps}")
-        return self
 
 
 class F3Grid(BaseModel):
@@ -116,9 +87,9 @@ class ExperimentSpec(BaseModel):
     methods: list[Method] = list(ALL_METHODS)
     seeds: list[int] = [0, 1, 2]
     budget: Budget = Budget(steps=200_000, max_minutes=3.0)
-    #: overrides of the project config for every run ("section.key": value)
+    #: overrides of the project config for every run: nested sections, or "section.key" keys
     config: dict[str, Any] = {}
-    #: SB3 hyper-parameters per algorithm (passed to the constructor)
+    #: options per method (SB3: constructor arguments), e.g. ``sb3: {ppo: {n_steps: 1024}}``
     sb3: dict[str, dict[str, Any]] = {}
     held_out_states: int = 256
     f3: F3Grid = F3Grid()
@@ -142,20 +113,17 @@ class ExperimentSpec(BaseModel):
             raise ValueError("seeds must be distinct")
         return v
 
-    def base_overrides(self) -> tuple[str, ...]:
-        """The overrides every run of this experiment starts from."""
-        return tuple(self.overrides()) + (f"env.held_out_states={self.held_out_states}",)
+    def options(self, method: str) -> dict[str, Any]:
+        """The method's own options (``sb3:`` section of the spec)."""
+        return dict(self.sb3.get(method, {}))
+
+    def base_overrides(self) -> dict[str, Any]:
+        """The nested config overrides every run of this experiment starts from."""
+        return merge(nest(self.config), {"env": {"held_out_states": self.held_out_states}})
 
     def base_config(self) -> DyncontractConfig:
         """The project config of the main comparison (scenario, env, rl sections)."""
-        return build_config({}, list(self.base_overrides()))
-
-    def overrides(self) -> list[str]:
-        """``config`` as ``--set`` strings."""
-        return [
-            f"{k}={yaml.safe_dump(v, default_flow_style=True).strip()}"
-            for k, v in self.config.items()
-        ]
+        return build_config({}, self.base_overrides())
 
 
 def load_spec(path_or_preset: str | os.PathLike) -> ExperimentSpec:
@@ -182,14 +150,14 @@ def load_spec(path_or_preset: str | os.PathLike) -> ExperimentSpec:
 
 @dataclass(frozen=True)
 class Task:
-    """One independent run. ``params`` holds extra config overrides (ablations, F3)."""
+    """One independent run: a method, a seed, nested config overrides and a budget."""
 
     experiment: str
     group: str  # directory name under the experiment: method or ablation/f3 label
     method: str
     seed: int
-    overrides: tuple[str, ...] = ()
-    budget: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    budget: Budget = Budget(steps=1)
     kind: Literal["main", "ablation", "f3"] = "main"
     meta: tuple[tuple[str, Any], ...] = ()
 
@@ -204,61 +172,51 @@ class Task:
 def expand(spec: ExperimentSpec) -> list[Task]:
     """All tasks of a spec, cheapest first within each kind (so partial results come early)."""
     base = spec.base_overrides()
-    budget = spec.budget.model_dump()
     tasks: list[Task] = []
-    order = {m: i for i, m in enumerate(EXACT + BASELINES + SB3_ALGOS + LEARNERS)}
-    for m in sorted(spec.methods, key=lambda m: order[m]):
-        seeds = [spec.seeds[0]] if m in SEEDLESS else spec.seeds
-        tasks += [Task(spec.name, m, m, s, base, budget) for s in seeds]
+    cheap_first = sorted(
+        spec.methods, key=lambda m: (not METHODS[m].seedless, -ALL_METHODS.index(m))
+    )
+    for m in cheap_first:
+        seeds = [spec.seeds[0]] if METHODS[m].seedless else spec.seeds
+        tasks += [Task(spec.name, m, m, s, base, spec.budget) for s in seeds]
+    if "edmsac" not in spec.methods:
+        return tasks
     ab = spec.ablations
-    ab_budget = (ab.budget or spec.budget).model_dump()
-    if "edmsac" in spec.methods:
-        for param, values in (
-            ("prune_target", ab.prune_target),
-            ("diffusion_steps", ab.diffusion_steps),
-        ):
-            for v in values:
-                tasks += [
-                    Task(
-                        spec.name,
-                        f"ablation-{param}-{v:g}",
-                        "edmsac",
-                        s,
-                        base + (f"rl.{param}={v}",),
-                        ab_budget,
-                        "ablation",
-                        (("param", param), ("value", v)),
-                    )
-                    for s in ab.seeds
-                ]
-    f3 = spec.f3
-    if f3.train_per_value and "edmsac" in spec.methods:
-        f3_budget = (f3.budget or spec.budget).model_dump()
-        for K in f3.K:
-            theta = [round(1.0 + 2.0 * j / (K - 1), 6) for j in range(K)]
-            tasks.append(
+    for param, values in (
+        ("prune_target", ab.prune_target),
+        ("diffusion_steps", ab.diffusion_steps),
+    ):
+        for v in values:
+            tasks += [
                 Task(
                     spec.name,
-                    f"f3-K-{K}",
+                    f"ablation-{param}-{v:g}",
                     "edmsac",
-                    spec.seeds[0],
-                    base + (f"scenario.theta={theta}",),
-                    f3_budget,
-                    "f3",
-                    (("param", "K"), ("value", K)),
+                    s,
+                    merge(base, {"rl": {param: v}}),
+                    ab.budget or spec.budget,
+                    "ablation",
+                    (("param", param), ("value", v)),
                 )
-            )
-        for d in f3.discount:
+                for s in ab.seeds
+            ]
+    f3 = spec.f3
+    if f3.train_per_value:
+        points: list[tuple[str, float, dict[str, Any]]] = [
+            ("K", K, {"theta": [round(1.0 + 2.0 * j / (K - 1), 6) for j in range(K)]}) for K in f3.K
+        ]
+        points += [("discount", d, {"discount": d}) for d in f3.discount]
+        for param, v, scenario in points:
             tasks.append(
                 Task(
                     spec.name,
-                    f"f3-discount-{d:g}",
+                    f"f3-{param}-{v:g}",
                     "edmsac",
                     spec.seeds[0],
-                    base + (f"scenario.discount={d}",),
-                    f3_budget,
+                    merge(base, {"scenario": scenario}),
+                    f3.budget or spec.budget,
                     "f3",
-                    (("param", "discount"), ("value", d)),
+                    (("param", param), ("value", v)),
                 )
             )
     return tasks

@@ -65,11 +65,6 @@ class ChoiceTables:
     def K(self) -> int:  # noqa: N802
         return int(self.period1.shape[0])
 
-    def value_of_choice(self) -> np.ndarray:
-        """(K,) the forward-looking value each period-1 type gets (0 if it declines)."""
-        k = np.arange(self.K)
-        return np.where(self.period1 >= 0, self.W[k, np.maximum(self.period1, 0)], 0.0)
-
 
 def buildable(T: np.ndarray, sc: Scenario) -> np.ndarray:
     """Whether workload T can be built within the period: 0 <= T <= T_max (rel. 1e-12)."""

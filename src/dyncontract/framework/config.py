@@ -7,9 +7,9 @@ megabits per second for link rates, bytes for data volumes.
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 #: The four kinds of agent module (paper: perception, memory, planning, action).
 MODULE_KINDS: tuple[str, ...] = ("perception", "memory", "planning", "action")
@@ -23,10 +23,10 @@ MAX_REQUESTS = 5_000_000
 _FROZEN = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
 
 
-def _positive(v: float) -> float:
-    if v <= 0:
-        raise ValueError(f"must be > 0, got {v}")
-    return v
+Pos = Annotated[float, Field(gt=0.0)]
+NonNeg = Annotated[float, Field(ge=0.0)]
+#: A module share: every kind is needed for an agent, so each is in (0, 1].
+Share = Annotated[float, Field(gt=0.0, le=1.0)]
 
 
 class ModuleShares(BaseModel):
@@ -34,17 +34,10 @@ class ModuleShares(BaseModel):
 
     model_config = _FROZEN
 
-    perception: float = 0.25
-    memory: float = 0.25
-    planning: float = 0.25
-    action: float = 0.25
-
-    @field_validator("perception", "memory", "planning", "action")
-    @classmethod
-    def _share(cls, v: float) -> float:
-        if not 0.0 < v <= 1.0:
-            raise ValueError(f"must be in (0, 1] (every kind is needed for an agent), got {v}")
-        return v
+    perception: Share = 0.25
+    memory: Share = 0.25
+    planning: Share = 0.25
+    action: Share = 0.25
 
     @model_validator(mode="after")
     def _sum(self) -> ModuleShares:
@@ -67,43 +60,17 @@ class LatencyConfig(BaseModel):
 
     model_config = _FROZEN
 
-    n_requests: int = 20_000
-    edge_rtt_ms: float = 10.0
-    cloud_rtt_ms: float = 80.0
-    rtt_sigma: float = 0.3
-    edge_inference_ms: float = 35.0
-    cloud_inference_ms: float = 25.0
-    inference_sigma: float = 0.25
-    request_bytes: float = 200_000.0
-    edge_uplink_mbps: float = 200.0
-    cloud_uplink_mbps: float = 50.0
-    inter_es_rtt_ms: float = 5.0
-
-    @field_validator("n_requests")
-    @classmethod
-    def _n_requests(cls, v: int) -> int:
-        if not 1 <= v <= MAX_REQUESTS:
-            raise ValueError(f"must be in [1, {MAX_REQUESTS}], got {v}")
-        return v
-
-    @field_validator(
-        "edge_rtt_ms",
-        "cloud_rtt_ms",
-        "edge_inference_ms",
-        "cloud_inference_ms",
-        "edge_uplink_mbps",
-        "cloud_uplink_mbps",
-    )
-    @classmethod
-    def _pos(cls, v: float) -> float:
-        return _positive(v)
-
-    @field_validator("rtt_sigma", "inference_sigma", "request_bytes", "inter_es_rtt_ms")
-    @classmethod
-    def _nonneg(cls, v: float) -> float:
-        if v < 0:
-            raise ValueError(f"must be >= 0, got {v}")
-        return v
+    n_requests: Annotated[int, Field(ge=1, le=MAX_REQUESTS)] = 20_000
+    edge_rtt_ms: Pos = 10.0
+    cloud_rtt_ms: Pos = 80.0
+    rtt_sigma: NonNeg = 0.3
+    edge_inference_ms: Pos = 35.0
+    cloud_inference_ms: Pos = 25.0
+    inference_sigma: NonNeg = 0.25
+    request_bytes: NonNeg = 200_000.0
+    edge_uplink_mbps: Pos = 200.0
+    cloud_uplink_mbps: Pos = 50.0
+    inter_es_rtt_ms: NonNeg = 5.0
 
 
 class FrameworkConfig(BaseModel):
@@ -112,15 +79,15 @@ class FrameworkConfig(BaseModel):
     model_config = _FROZEN
 
     #: Monte-Carlo population (number of simulated ESs); ``--n-es`` overrides it.
-    n_es: int = 10_000
+    n_es: Annotated[int, Field(ge=1, le=MAX_N_ES)] = 10_000
     #: Seed of the numpy Generator; ``--seed`` overrides it.
-    seed: int = 0
+    seed: Annotated[int, Field(ge=0)] = 0
     #: Tie tolerance, relative to the reward scale: utilities within
     #: ``tie_tolerance * max(1, max |R|)`` of the best count as ties, and ties go to the
     #: truthful item; declining needs a utility below minus that amount. The default matches
     #: ``check``'s default feasibility tolerance (1e-6), so a contract that ``check`` calls
     #: feasible is followed truthfully by every ES.
-    tie_tolerance: float = 1e-6
+    tie_tolerance: Annotated[float, Field(ge=0.0, le=1e-3)] = 1e-6
     #: Period-1 participation rule under ``per_period``: ``own_period`` = an ES accepts no
     #: period-1 item that loses it money in period 1 (model.md's U1 >= 0);
     #: ``forward_looking`` = it accepts if the item plus its continuation value is >= 0.
@@ -129,35 +96,7 @@ class FrameworkConfig(BaseModel):
     #: Agent quality from its four module qualities q = ln(1 + beta T).
     agent_quality: Literal["mean", "min", "geometric"] = "mean"
     #: Raw local data an ES processes per Gcycle of construction workload (bytes).
-    data_bytes_per_gcycle: float = 25e6
+    data_bytes_per_gcycle: NonNeg = 25e6
     #: Size of one built module's parameters sent to the CS (bytes; not raw data).
-    module_bytes: float = 50e6
+    module_bytes: NonNeg = 50e6
     latency: LatencyConfig = LatencyConfig()
-
-    @field_validator("n_es")
-    @classmethod
-    def _n_es(cls, v: int) -> int:
-        if not 1 <= v <= MAX_N_ES:
-            raise ValueError(f"must be in [1, {MAX_N_ES}], got {v}")
-        return v
-
-    @field_validator("seed")
-    @classmethod
-    def _seed(cls, v: int) -> int:
-        if v < 0:
-            raise ValueError(f"must be >= 0, got {v}")
-        return v
-
-    @field_validator("tie_tolerance")
-    @classmethod
-    def _tie(cls, v: float) -> float:
-        if not 0.0 <= v <= 1e-3:
-            raise ValueError(f"must be in [0, 1e-3], got {v}")
-        return v
-
-    @field_validator("data_bytes_per_gcycle", "module_bytes")
-    @classmethod
-    def _bytes(cls, v: float) -> float:
-        if v < 0:
-            raise ValueError(f"must be >= 0, got {v}")
-        return v

@@ -84,7 +84,3 @@ def render_png(res: SimulationResult, dpi: int = 120) -> bytes:
 def write_png(path: str | os.PathLike, png: bytes) -> Path:
     """Write PNG bytes atomically."""
     return atomic_write(path, lambda fh: fh.write(png), mode="wb")
-
-
-def save_figure(res: SimulationResult, path: str | os.PathLike) -> Path:
-    return write_png(path, render_png(res))

@@ -208,6 +208,22 @@ def simulate(
     )
 
 
+def _deviation(
+    period: int, history: int | None, true_type: int, report: int, count: int, gain, change
+) -> dict[str, Any]:
+    """One row of the deviation table (``report`` DECLINE: the ES declines)."""
+    return {
+        "period": period,
+        "history": history,
+        "true_type": true_type,
+        "report": None if report == DECLINE else int(report),
+        "action": "decline" if report == DECLINE else "misreport",
+        "count": count,
+        "es_utility_gain": _finite(gain),
+        "cs_profit_change": float(change),
+    }
+
+
 def _deviation_table(
     c: Contract, sc: Scenario, tables: ChoiceTables, es: dict[str, np.ndarray]
 ) -> list[dict[str, Any]]:
@@ -224,18 +240,8 @@ def _deviation_table(
         if count == 0:
             continue
         gain = (tables.W[k, l] if l != DECLINE else 0.0) - tables.W[k, k]
-        rows.append(
-            {
-                "period": 1,
-                "history": None,
-                "true_type": k,
-                "report": None if l == DECLINE else l,
-                "action": "decline" if l == DECLINE else "misreport",
-                "count": count,
-                "es_utility_gain": _finite(gain),
-                "cs_profit_change": float(np.sum(es["profit"][mask] - es["truthful_profit"][mask])),
-            }
-        )
+        change = np.sum(es["profit"][mask] - es["truthful_profit"][mask])
+        rows.append(_deviation(1, None, k, l, count, gain, change))
     for l in range(sc.K):
         for i in range(sc.K):
             mm = int(tables.period2[l, i])
@@ -248,18 +254,7 @@ def _deviation_table(
             taken = tables.cont[l, i]
             gain = taken - tables.u2[l, i, i]
             change = sc.discount * ((pi2[l, mm] if mm != DECLINE else 0.0) - pi2[l, i]) * count
-            rows.append(
-                {
-                    "period": 2,
-                    "history": l,
-                    "true_type": i,
-                    "report": None if mm == DECLINE else mm,
-                    "action": "decline" if mm == DECLINE else "misreport",
-                    "count": count,
-                    "es_utility_gain": _finite(gain),
-                    "cs_profit_change": float(change),
-                }
-            )
+            rows.append(_deviation(2, l, i, mm, count, gain, change))
     return rows
 
 

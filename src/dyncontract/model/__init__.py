@@ -2,7 +2,12 @@
 
 from dyncontract.model.contract import Contract, ContractFormatError, expected_profit, utilities
 from dyncontract.model.feasibility import FeasibilityReport, Violation, check_feasibility
-from dyncontract.model.scenario import Scenario, ScenarioConfig, persistence_matrix
+from dyncontract.model.scenario import (
+    Scenario,
+    ScenarioConfig,
+    persistence_matrix,
+    persistence_of,
+)
 
 __all__ = [
     "Contract",
@@ -14,5 +19,6 @@ __all__ = [
     "check_feasibility",
     "expected_profit",
     "persistence_matrix",
+    "persistence_of",
     "utilities",
 ]

@@ -1,41 +1,60 @@
 """Scenario: the market the contract is designed for (model.md §2–§4, §7).
 
-Two representations:
+Two representations of one thing:
 
-* :class:`ScenarioConfig` — the validated YAML/CLI form (pydantic, unknown keys rejected);
-* :class:`Scenario` — the numerical form used by every computation (numpy arrays).
+* :class:`ScenarioConfig` — the validated YAML/CLI form (pydantic, unknown keys rejected,
+  constraints declared on the fields). Its defaults (model.md §7) are the only ones.
+* :class:`Scenario` — the numerical form used by every computation (numpy arrays), built
+  from a ScenarioConfig (``to_scenario``) and never with defaults of its own.
 
-``ScenarioConfig(...).to_scenario()`` turns the first into the second; ``Scenario.default()``
-is model.md §7.
+``Scenario.default()`` is model.md §7. The persistence family Q(rho) and its inverse live in
+:func:`persistence_matrix` / :func:`persistence_of` (numpy and torch alike).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Participation = Literal["per_period", "ex_ante"]
+
+Unit = Annotated[float, Field(ge=0.0, le=1.0)]
+Positive = Annotated[float, Field(gt=0.0)]
 
 #: Tolerance on "sums to one" for the prior and the rows of the transition matrix.
 SUM_TOL = 1e-9
 
 DEFAULT_THETA = (1.0, 1.5, 2.0, 2.5, 3.0)
+#: Persistence rho of the default transition matrix (model.md §7).
+DEFAULT_PERSISTENCE = 0.7
 
-#: Fields shared verbatim by ScenarioConfig and Scenario (the arrays are converted).
-SCALAR_FIELDS = (
-    "discount", "alpha", "beta", "kappa", "tau", "f_max", "energy_price", "n_es", "participation",
-)  # fmt: skip
+#: Fields of :class:`ScenarioConfig` that are arrays in :class:`Scenario` (built, not copied).
+_ARRAY_FIELDS = ("theta", "prior", "persistence", "transition")
 
 
-def persistence_matrix(rho: float, k: int, target: np.ndarray | None = None) -> np.ndarray:
-    """Q = rho I + (1 - rho) 1 q^T, with q uniform unless ``target`` is given."""
-    q = np.full(k, 1.0 / k) if target is None else np.asarray(target, dtype=float)
-    return rho * np.eye(k) + (1.0 - rho) * np.outer(np.ones(k), q)
+def persistence_matrix(rho: Any, k: int) -> Any:
+    """Q = rho I + (1 - rho) 1 u^T with u uniform: the persistence family of model.md §7.
+
+    ``rho`` is a float (-> (k, k)), a numpy array (n,) (-> (n, k, k)) or a torch tensor (n,)
+    (-> a tensor (n, k, k) of its dtype and device). The one home of the formula.
+    """
+    if hasattr(rho, "new_ones"):  # a torch tensor (no torch import in the model layer)
+        eye = rho.new_zeros(k, k)
+        eye.diagonal().fill_(1.0)
+        r = rho[..., None, None]
+        return r * eye + (1.0 - r) / k
+    r = np.asarray(rho, dtype=float)[..., None, None]
+    return r * np.eye(k) + (1.0 - r) / k
+
+
+def persistence_of(Q: np.ndarray) -> float:
+    """The rho of a persistence-family matrix (inverse of :func:`persistence_matrix`)."""
+    Q = np.asarray(Q, dtype=float)
+    return float(Q[0, 0] - Q[0, 1]) if Q.shape[0] > 1 else 1.0
 
 
 class ScenarioConfig(BaseModel):
@@ -45,16 +64,17 @@ class ScenarioConfig(BaseModel):
 
     theta: list[float] = list(DEFAULT_THETA)
     prior: list[float] | None = None
-    persistence: float | None = None
+    #: rho of Q = rho I + (1 - rho) 1 u^T (default DEFAULT_PERSISTENCE; excludes transition)
+    persistence: Unit | None = None
     transition: list[list[float]] | None = None
-    discount: float = 0.9
-    alpha: float = 10.0
-    beta: float = 0.5
-    kappa: float = 1.0
-    tau: float = 10.0
-    f_max: float = 3.0
-    energy_price: float = 0.05
-    n_es: int = 20
+    discount: Unit = 0.9
+    alpha: Positive = 10.0
+    beta: Positive = 0.5
+    kappa: Positive = 1.0
+    tau: Positive = 10.0
+    f_max: Positive = 3.0
+    energy_price: Positive = 0.05
+    n_es: Annotated[int, Field(ge=1)] = 20
     participation: Participation = "per_period"
 
     @field_validator("theta")
@@ -78,34 +98,6 @@ class ScenarioConfig(BaseModel):
         s = math.fsum(v)
         if abs(s - 1.0) > SUM_TOL:
             raise ValueError(f"must sum to 1 (sums to {s:.12g})")
-        return v
-
-    @field_validator("persistence")
-    @classmethod
-    def _rho(cls, v: float | None) -> float | None:
-        if v is not None and not 0.0 <= v <= 1.0:
-            raise ValueError(f"must be in [0, 1], got {v}")
-        return v
-
-    @field_validator("discount")
-    @classmethod
-    def _delta(cls, v: float) -> float:
-        if not 0.0 <= v <= 1.0:
-            raise ValueError(f"must be in [0, 1], got {v}")
-        return v
-
-    @field_validator("alpha", "beta", "kappa", "tau", "f_max", "energy_price")
-    @classmethod
-    def _positive(cls, v: float) -> float:
-        if v <= 0:
-            raise ValueError(f"must be > 0, got {v}")
-        return v
-
-    @field_validator("n_es")
-    @classmethod
-    def _n_es(cls, v: int) -> int:
-        if v < 1:
-            raise ValueError(f"must be >= 1, got {v}")
         return v
 
     @model_validator(mode="after")
@@ -135,15 +127,20 @@ class ScenarioConfig(BaseModel):
             q = np.asarray(self.transition, float)
             q = q / q.sum(axis=1, keepdims=True)
         else:
-            rho = 0.7 if self.persistence is None else self.persistence
+            rho = DEFAULT_PERSISTENCE if self.persistence is None else self.persistence
             q = persistence_matrix(rho, k)
-        scalars = {name: getattr(self, name) for name in SCALAR_FIELDS}
-        return Scenario(theta=np.asarray(self.theta, float), prior=prior, transition=q, **scalars)
+        return Scenario(
+            theta=np.asarray(self.theta, float), prior=prior, transition=q, **self._scalars()
+        )
+
+    def _scalars(self) -> dict[str, Any]:
+        return {n: getattr(self, n) for n in type(self).model_fields if n not in _ARRAY_FIELDS}
 
 
 @dataclass(frozen=True, eq=False)
 class Scenario:
-    """Numerical scenario. Arrays: ``theta`` (K,), ``prior`` (K,), ``transition`` (K, K).
+    """Numerical scenario. Arrays: ``theta`` (K,), ``prior`` (K,), ``transition`` (K, K);
+    the scalar fields are those of :class:`ScenarioConfig`, whose defaults are the only ones.
 
     Build it through :class:`ScenarioConfig` (validated) or :meth:`default`; ``replace``
     returns a validated copy with some fields changed.
@@ -152,15 +149,15 @@ class Scenario:
     theta: np.ndarray
     prior: np.ndarray
     transition: np.ndarray
-    discount: float = 0.9
-    alpha: float = 10.0
-    beta: float = 0.5
-    kappa: float = 1.0
-    tau: float = 10.0
-    f_max: float = 3.0
-    energy_price: float = 0.05
-    n_es: int = 20
-    participation: Participation = "per_period"
+    discount: float
+    alpha: float
+    beta: float
+    kappa: float
+    tau: float
+    f_max: float
+    energy_price: float
+    n_es: int
+    participation: Participation
 
     @staticmethod
     def default(**overrides: object) -> Scenario:
@@ -180,7 +177,9 @@ class Scenario:
         return ScenarioConfig(**cfg).to_scenario()
 
     def to_config(self) -> ScenarioConfig:
-        scalars = {name: getattr(self, name) for name in SCALAR_FIELDS}
+        scalars = {
+            n: getattr(self, n) for n in ScenarioConfig.model_fields if n not in _ARRAY_FIELDS
+        }
         return ScenarioConfig(
             theta=self.theta.tolist(),
             prior=self.prior.tolist(),
@@ -212,6 +211,3 @@ class Scenario:
     def period2_prior(self) -> np.ndarray:
         """Distribution of period-2 types, p Q, shape (K,)."""
         return self.prior @ self.transition
-
-    def fields(self) -> dict[str, object]:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}

@@ -1,10 +1,23 @@
-"""Replay buffer (a ring of torch tensors on the training device)."""
+"""Transitions (:class:`Batch`) and the replay buffer (a ring of torch tensors)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
-from dyncontract.rl.edmsac import Batch
+
+@dataclass
+class Batch:
+    """Transitions: obs (B, obs_dim), act (B, act_dim), rew (B,), next_obs (B, obs_dim),
+    done (B,) with 1.0 where the episode terminated (no bootstrap; a time-limit truncation is
+    not a termination)."""
+
+    obs: torch.Tensor
+    act: torch.Tensor
+    rew: torch.Tensor
+    next_obs: torch.Tensor
+    done: torch.Tensor
 
 
 class ReplayBuffer:

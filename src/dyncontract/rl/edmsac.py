@@ -23,28 +23,16 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dyncontract.rl.buffer import Batch
 from dyncontract.rl.config import RLConfig
 from dyncontract.rl.diffusion import DiffusionActor
 from dyncontract.rl.networks import TwinCritic
 from dyncontract.rl.pruning import DynamicPruner, pruning_ratio
-
-
-@dataclass
-class Batch:
-    """Transitions: obs (B, obs_dim), act (B, act_dim), rew (B,), next_obs (B, obs_dim),
-    done (B,) with 1.0 where the episode terminated (no bootstrap)."""
-
-    obs: torch.Tensor
-    act: torch.Tensor
-    rew: torch.Tensor
-    next_obs: torch.Tensor
-    done: torch.Tensor
 
 
 def lr_factor(schedule: str, progress: float, final_frac: float) -> float:

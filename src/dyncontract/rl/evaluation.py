@@ -1,28 +1,57 @@
-"""Scoring a trained run: load its actor, evaluate it, time dense vs compacted denoising."""
+"""A trained actor after training: load it, act with it, time it, compact it.
+
+Nothing here knows the environment; scoring a run on an application's states is the
+application's job (dyncontract: :mod:`dyncontract.experiments.composition`).
+"""
 
 from __future__ import annotations
 
 import math
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from dyncontract.config import DyncontractConfig
-from dyncontract.rl.checkpoint import load_checkpoint
-from dyncontract.rl.config import CONTRACT_ENV_ID
+from dyncontract.rl.collectors import Policy
 from dyncontract.rl.diffusion import DiffusionActor
-from dyncontract.rl.envs import ContractEvaluator, GymEvaluator, make_eval_policy
-from dyncontract.rl.pruning import attach_masks, compact_actor, pruning_ratio
-from dyncontract.rl.trainer import CHECKPOINT, RunError, gym_maker, load_run
+from dyncontract.rl.pruning import attach_masks
+from dyncontract.rl.rundir import RunDir
+
+#: ``act(obs, mode, n) -> actions``: the actor's output in a mode (see DiffusionActor.forward).
+ActFn = Callable[[torch.Tensor, str, int], torch.Tensor]
+
+#: Seed of the policy noise at evaluation (a fresh generator each time: evaluating never moves
+#: the training generators, and two evaluations of one actor give the same actions).
+EVAL_SEED = 777
+
+
+def actor_act_fn(
+    actor: DiffusionActor, device: torch.device | str = "cpu", seed: int = EVAL_SEED
+) -> ActFn:
+    """``act(obs, mode, n)`` of ``actor`` with its own seeded noise generator."""
+    gen = torch.Generator(device=device).manual_seed(seed)
+
+    def act(obs: torch.Tensor, mode: str, n: int) -> torch.Tensor:
+        return actor.act(obs.to(device), gen, mode=mode, n=n)
+
+    return act
+
+
+def default_eval_policy(act: ActFn, mode: str, n: int) -> Policy:
+    """The actor's output in ``mode``; a selection mode the library does not know (an
+    application's, e.g. ``best_feasible``) falls back to ``mean``."""
+    if mode not in ("deterministic", "mean", "sample"):
+        mode = "mean"
+    return lambda obs: act(obs, mode, n)
 
 
 def load_actor(run_dir: str | Path, device: str | torch.device = "cpu") -> DiffusionActor:
     """The (masked) actor of a run's latest checkpoint, in eval mode."""
-    ck = load_checkpoint(Path(run_dir) / CHECKPOINT, map_location=device)
+    ck = RunDir(run_dir).load_checkpoint(map_location=device)
     actor = DiffusionActor(**ck["actor_arch"]).to(device)
     state = ck["agent"]["actor"]
     if any(k.endswith("weight_orig") for k in state):
@@ -65,106 +94,8 @@ def compact_diff(actor: DiffusionActor, small: DiffusionActor, obs: torch.Tensor
     return diff
 
 
-def evaluate_run(
-    run_dir: str | Path,
-    states: int = 256,
-    episodes: int | None = None,
-    device: str = "cpu",
-    timing: bool = True,
-    heldout_cache_dir: str | Path | None = None,
-    eval_action: str | None = None,
-) -> dict[str, Any]:
-    """The metrics of ``dyncontract evaluate`` for a run directory (held-out optima cached in
-    ``heldout_cache_dir``, default the env layer's cache)."""
-    cfg, meta = load_run(run_dir)
-    actor = load_actor(run_dir, device)
-    rl = cfg.rl
-    gen = torch.Generator(device=device).manual_seed(777)
-
-    def act(obs: torch.Tensor, mode: str, n: int) -> torch.Tensor:
-        return actor.act(obs.to(device), gen, mode=mode, n=n)
-
-    env = None
-    if rl.env_id == CONTRACT_ENV_ID:
-        from dyncontract.env import BatchedContractEnv
-
-        env = BatchedContractEnv(cfg.scenario_obj(), cfg.env, device=device)
-    mode = eval_action or rl.eval_action
-    policy = make_eval_policy(act, mode, rl.eval_samples, env)
-
-    out: dict[str, Any] = {
-        "run_dir": str(run_dir),
-        "env_id": rl.env_id,
-        "algo": rl.algo,
-        "eval_action": mode,
-        "pruning_ratio": pruning_ratio(actor),
-    }
-    if rl.env_id == CONTRACT_ENV_ID:
-        res, obs = _contract_metrics(cfg, states, device, policy, heldout_cache_dir)
-        out["states"] = states
-        out.update(res)
-        small = compact_actor(actor)
-        out["compact_max_abs_diff"] = compact_diff(actor, small, obs)
-        out["hidden_widths"] = {"dense": actor.denoiser.widths, "compact": small.denoiser.widths}
-        if timing:
-            out["denoise_ms_per_1k_states"] = {
-                "dense": denoise_ms(actor),
-                "compact": denoise_ms(small),
-            }
-    else:
-        n = episodes or rl.eval_episodes
-        ev = GymEvaluator(gym_maker(rl.env_id), n, 10_000 + int(meta.get("seed", 0)))
-        res = ev(policy)
-        out["episodes"] = n
-        out["return_mean"] = res["return_mean"]
-    return out
-
-
-def _contract_metrics(
-    cfg: DyncontractConfig, states: int, device: str, policy, cache_dir: str | Path | None
-) -> tuple[dict[str, float], torch.Tensor]:
-    from dyncontract.env import BatchedContractEnv, HeldOutSet
-
-    base = cfg.scenario_obj()
-    env = BatchedContractEnv(base, cfg.env, device=device)
-    held = HeldOutSet.build(base, cfg.env, n=states, cache_dir=cache_dir)
-    if not held.all_optimal:
-        raise RunError("held-out set: the exact solver did not reach 'optimal' on every state")
-    ev = ContractEvaluator(env, held, torch.device(device))
-    res = ev(policy)
-    res.pop("eval_reward", None)
-    res["optimality_ratio_mean"] = res.pop("optimality_ratio")
-    res = {k: (v if not (isinstance(v, float) and math.isnan(v)) else None) for k, v in res.items()}
-    return res, ev.obs
-
-
-def amortisation(actor: DiffusionActor, cfg: DyncontractConfig, n: int = 1024) -> dict[str, float]:
-    """Contracts per second: the policy on ``n`` states vs the exact solver (a sample of them)."""
-    from dyncontract.env import BatchedContractEnv, ScenarioDistribution
-    from dyncontract.solvers.exact import solve_dynamic
-
-    base = cfg.scenario_obj()
-    env = BatchedContractEnv(base, cfg.env)
-    obs = env.sample_states(n, torch.Generator().manual_seed(0))
-    t = time.perf_counter()
-    with torch.no_grad():
-        act = actor.act(obs, None, mode="deterministic")
-        env.contracts(obs, act)
-    policy_s = time.perf_counter() - t
-    dist = ScenarioDistribution(base, cfg.env)
-    scen = dist.scenarios(obs.numpy()[: min(n, 32)])
-    t = time.perf_counter()
-    for sc in scen:
-        solve_dynamic(sc)
-    solver_s = (time.perf_counter() - t) / len(scen)
-    return {
-        "policy_contracts_per_s": n / policy_s,
-        "solver_contracts_per_s": 1.0 / solver_s,
-        "speedup": (n / policy_s) * solver_s,
-    }
-
-
 def as_json_safe(obj: Any) -> Any:
+    """Numpy scalars -> Python numbers, NaN/inf -> None, recursively."""
     if isinstance(obj, dict):
         return {k: as_json_safe(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):

@@ -26,8 +26,6 @@
 
 from __future__ import annotations
 
-import copy
-
 import torch
 from torch import nn
 from torch.nn.utils import prune
@@ -271,13 +269,3 @@ def compact_actor(actor: DiffusionActor) -> DiffusionActor:
     sden.out.weight.copy_(ow)
     sden.out.bias.copy_(den.out.bias)
     return small
-
-
-def strip_masks(actor: DiffusionActor) -> DiffusionActor:
-    """A copy of ``actor`` with its masks made permanent (plain parameters, no hooks)."""
-    out = copy.deepcopy(actor)
-    for layer in out.denoiser.hidden:
-        if prune.is_pruned(layer):
-            prune.remove(layer, "weight")
-            prune.remove(layer, "bias")
-    return out

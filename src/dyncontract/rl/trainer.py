@@ -1,274 +1,168 @@
-"""Training loop, run directory, metrics and resume.
+"""The training loop: collect, store, update, evaluate, checkpoint — nothing else.
 
-Run directory layout::
+The trainer knows no environment: it gets its parts handed in (CleanRL-readable, SB3-like)::
 
-    RUN_DIR/config.yaml     the resolved config (all sections)
-    RUN_DIR/run.json        budget, seed, device, env and shapes of the run
-    RUN_DIR/metrics.csv     one row per evaluation (see METRIC_COLUMNS)
-    RUN_DIR/checkpoint.pt   latest checkpoint (atomic; weights-only loadable)
+    Trainer(cfg, collector, evaluator, RunDir(path), Budget(...), seed=0).train()
+
+* ``collector`` (:mod:`dyncontract.rl.collectors`) yields transitions; its ``group`` says how
+  many adjacent rows share a state (one-step envs acted on M times per state);
+* ``evaluator`` (:mod:`dyncontract.rl.evaluators`) scores a policy; its keys become columns;
+* ``eval_policy`` turns the actor into the policy the evaluator scores (default: the actor's
+  ``cfg.eval_action`` output; an application may add a selection step of its own);
+* files go through :class:`~dyncontract.rl.rundir.RunDir`.
 
 Reproducibility: three seeded generators (environment states, policy noise, replay sampling)
-plus ``torch.manual_seed`` for the initial weights; all of them are checkpointed. A resumed
-run continues exactly like an uninterrupted one: checkpoints are taken right after a
-metrics row (no half-filled averaging window), and generic gymnasium envs are re-seeded at
-every checkpoint in both runs. Wall seconds differ, nothing else. Training progress in
-[0, 1] (learning-rate decay, target-entropy anneal, pruning schedule) is ``step / steps``;
-with a time budget it is the elapsed fraction of ``--max-minutes`` (the larger of the two when
-both are given), so time-budgeted runs are not bit-reproducible.
+plus ``torch.manual_seed`` for the initial weights; all are checkpointed. A resumed run
+continues exactly like an uninterrupted one: checkpoints are taken right after a metrics row
+(no half-filled averaging window) and the collector is re-seeded at every checkpoint in both
+runs. Wall seconds differ, nothing else. Training progress in [0, 1] (learning-rate decay,
+target-entropy anneal, pruning schedule) is :meth:`Budget.progress`, so time-budgeted runs
+are not bit-reproducible.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
+import sys
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from collections.abc import Callable, Mapping
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from dyncontract._io import write_json_atomic, write_text_atomic
-from dyncontract.config import DyncontractConfig, dump_config
+from dyncontract.rl.budget import Budget
 from dyncontract.rl.buffer import ReplayBuffer
-from dyncontract.rl.checkpoint import load_checkpoint, save_checkpoint
-from dyncontract.rl.config import CONTRACT_ENV_ID
+from dyncontract.rl.collectors import Collector, Policy
+from dyncontract.rl.config import RLConfig
 from dyncontract.rl.edmsac import EDMSAC, lr_factor
-from dyncontract.rl.envs import (
-    BatchedBanditCollector,
-    BatchedEnv,
-    BatchedEvaluator,
-    ContractEvaluator,
-    GymCollector,
-    GymEvaluator,
-    make_eval_policy,
-)
+from dyncontract.rl.evaluation import ActFn, actor_act_fn, default_eval_policy
+from dyncontract.rl.evaluators import Evaluator
+from dyncontract.rl.rundir import RunDir, RunError
 
-METRIC_COLUMNS = [
-    "step",
-    "wall_s",
-    "updates",
-    "reward",
-    "train_feasible_rate",
-    "eval_reward",
-    "optimality_ratio",
-    "optimality_ratio_p05",
-    "feasible_rate",
-    "profit_mean",
-    "beats_static_rate",
-    "return_mean",
-    "prune_ratio",
-    "alpha",
-    "entropy",
-    "target_entropy",
-    "critic_loss",
-    "actor_loss",
-    "lr_factor",
-]
-
-CHECKPOINT = "checkpoint.pt"
-METRICS = "metrics.csv"
-CONFIG = "config.yaml"
-RUN_JSON = "run.json"
+EvalPolicyFactory = Callable[[ActFn], Policy]
 
 
-class RunError(ValueError):
-    """A problem with the run's input (env id, run directory, resume state): one line."""
-
-
-@dataclass
-class RunSpec:
-    """How long and where to train. ``steps`` and ``max_minutes`` may both be None (then the
-    config's ``rl.total_steps``)."""
-
-    seed: int = 0
-    device: str = "cpu"
-    steps: int | None = None
-    max_minutes: float | None = None
-
-
-def resolve_device(device: str) -> str:
+def resolve_device(device: str) -> torch.device:
+    """``auto`` | ``cpu`` | ``cuda`` -> a torch device (RunError when unavailable)."""
     if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise RunError("--device: cuda requested but torch.cuda.is_available() is False")
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device not in ("cpu", "cuda"):
         raise RunError(f"--device: must be auto, cpu or cuda, got {device!r}")
-    return device
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RunError("--device: cuda requested but no CUDA device is available")
+    return torch.device(device)
 
 
 def make_generator(device: str | torch.device, seed: int) -> torch.Generator:
     return torch.Generator(device=device).manual_seed(int(seed))
 
 
-def gym_maker(env_id: str) -> Callable[[], gym.Env]:
-    try:
-        spec = gym.spec(env_id)
-    except Exception as exc:  # gymnasium raises several error types for unknown ids
-        raise RunError(f"--env: unknown gymnasium environment {env_id!r} ({exc})") from None
-
-    def make() -> gym.Env:
-        return gym.make(spec)
-
-    return make
+def progress_enabled(quiet: bool) -> bool:
+    """Progress bars only on a terminal and when not asked to be quiet."""
+    return not quiet and sys.stderr.isatty()
 
 
 class Trainer:
-    """Builds env, agent, buffer and evaluator for a run directory and trains.
+    """Trains an :class:`EDMSAC` agent on transitions from ``collector``.
 
     Args:
-        cfg: the resolved config (sections scenario, env, rl).
-        run_dir: output directory.
-        spec: seed / device / budget.
+        cfg: the ``rl`` section (algorithm and loop settings).
+        collector: the source of transitions.
+        evaluator: scores the evaluation policy at every metrics row.
+        run: the run directory.
+        budget: when to stop and how often to evaluate.
+        seed: seeds weights, environment states, policy noise and replay sampling.
+        device: a torch device.
+        eval_policy: actor -> evaluation policy (default :func:`default_eval_policy`).
+        meta: extra entries for run.json (e.g. the env id the application resolved).
         quiet: no progress bar.
-        batched_env: use this one-step batched env instead of ``cfg.rl.env_id`` (tests).
-        heldout_cache_dir: cache of the held-out optima (default: the env layer's).
     """
 
     def __init__(
         self,
-        cfg: DyncontractConfig,
-        run_dir: str | Path,
-        spec: RunSpec,
+        cfg: RLConfig,
+        collector: Collector,
+        evaluator: Evaluator,
+        run: RunDir,
+        budget: Budget,
+        seed: int = 0,
+        device: torch.device | str = "cpu",
+        eval_policy: EvalPolicyFactory | None = None,
+        meta: Mapping[str, Any] | None = None,
         quiet: bool = False,
-        batched_env: BatchedEnv | None = None,
-        heldout_cache_dir: str | Path | None = None,
     ) -> None:
-        self.cfg = cfg
-        self.rl = cfg.rl
-        self.run_dir = Path(run_dir)
-        self.spec = spec
+        self.rl = cfg
+        self.collector = collector
+        self.evaluator = evaluator
+        self.run = run
+        self.budget = budget
+        self.seed = seed
+        self.device = torch.device(device)
         self.quiet = quiet
-        self.device = torch.device(resolve_device(spec.device))
-        if spec.steps is None and spec.max_minutes is None:
-            self.spec = RunSpec(spec.seed, spec.device, self.rl.total_steps, None)
-        self.collector: Any
-        self.evaluator: Callable[[Callable], dict[str, float]]
-        rl = self.rl
-        if batched_env is not None:
-            self.collector = BatchedBanditCollector(
-                batched_env, rl.num_envs, self.device, rl.actions_per_state
-            )
-            self.evaluator = BatchedEvaluator(batched_env, 256, 12345, self.device)
-            self.kind = "batched"
-        elif rl.env_id == CONTRACT_ENV_ID:
-            from dyncontract.env import BatchedContractEnv, HeldOutSet
-
-            base = cfg.scenario_obj()
-            env = BatchedContractEnv(base, cfg.env, device=self.device)
-            self.collector = BatchedBanditCollector(
-                env, rl.num_envs, self.device, rl.actions_per_state
-            )
-            held = HeldOutSet.build(
-                base,
-                cfg.env,
-                cache_dir=heldout_cache_dir,
-                progress=not quiet and _tty(),
-            )
-            self.evaluator = ContractEvaluator(env, held, self.device)
-            self.kind = "contract"
-        else:
-            make = gym_maker(rl.env_id)
-            try:
-                self.collector = GymCollector(make, rl.vector_envs, spec.seed, self.device)
-                self.evaluator = GymEvaluator(make, rl.eval_episodes, 10_000 + spec.seed)
-            except ValueError as exc:
-                raise RunError(str(exc)) from None
-            self.kind = "gym"
-        self.obs_dim, self.act_dim = self.collector.obs_dim, self.collector.act_dim
-        # M actions per state only for one-step batched envs (groups need terminal rows)
-        group = rl.actions_per_state if self.kind != "gym" else 1
-        torch.manual_seed(spec.seed)
-        self.agent = EDMSAC(rl, self.obs_dim, self.act_dim, self.device, group=group)
-        self.buffer = ReplayBuffer(
-            rl.buffer_size, self.obs_dim, self.act_dim, self.device, group=group
+        self.meta = dict(meta or {})
+        self.make_eval_policy = eval_policy or (
+            lambda act: default_eval_policy(act, cfg.eval_action, cfg.eval_samples)
         )
-        s = spec.seed
-        self.gen_env = make_generator("cpu", 4 * s + 1)
-        self.gen_act = make_generator(self.device, 4 * s + 2)
-        self.gen_buf = make_generator("cpu", 4 * s + 3)
+        self.obs_dim, self.act_dim = collector.obs_dim, collector.act_dim
+        torch.manual_seed(seed)
+        self.agent = EDMSAC(cfg, self.obs_dim, self.act_dim, self.device, group=collector.group)
+        self.buffer = ReplayBuffer(
+            cfg.buffer_size, self.obs_dim, self.act_dim, self.device, group=collector.group
+        )
+        self.gen_env = make_generator("cpu", 4 * seed + 1)
+        self.gen_act = make_generator(self.device, 4 * seed + 2)
+        self.gen_buf = make_generator("cpu", 4 * seed + 3)
         self.step = 0
         self.elapsed_before = 0.0
-        self.next_eval = rl.eval_every_steps
-        self.next_ckpt = rl.checkpoint_every_steps
+        self.next_eval = budget.eval_every_steps
+        self.next_ckpt = cfg.checkpoint_every_steps
         self.rows: list[dict[str, Any]] = []
         self._reset_window()
+        self.collector.reset(seed)
 
     # ------------------------------------------------------------------------------------------
     def _reset_window(self) -> None:
         self.w_reward = 0.0
         self.w_n = 0
-        self.w_feasible = 0.0
+        self.w_feasible: float | None = None
         self.w_info: dict[str, list[float]] = {}
 
-    def progress(self, elapsed: float) -> float:
-        p = 0.0
-        if self.spec.steps:
-            p = max(p, self.step / self.spec.steps)
-        if self.spec.max_minutes:
-            p = max(p, elapsed / (60.0 * self.spec.max_minutes))
-        return min(p, 1.0)
-
-    def _done(self, elapsed: float) -> bool:
-        if self.spec.steps is not None and self.step >= self.spec.steps:
-            return True
-        return self.spec.max_minutes is not None and elapsed >= 60.0 * self.spec.max_minutes
-
-    def eval_policy(self) -> Callable[[torch.Tensor], torch.Tensor]:
-        gen = make_generator(self.device, 777)  # fresh each evaluation: no effect on training
-        actor = self.agent.actor
-
-        def act(obs: torch.Tensor, mode: str, n: int) -> torch.Tensor:
-            return actor.act(obs.to(self.device), gen, mode=mode, n=n)
-
-        env = getattr(self.evaluator, "env", None) if self.kind == "contract" else None
-        return make_eval_policy(act, self.rl.eval_action, self.rl.eval_samples, env)
+    def eval_policy(self) -> Policy:
+        """The policy the evaluator scores (fresh noise each evaluation: training unaffected)."""
+        return self.make_eval_policy(actor_act_fn(self.agent.actor, self.device))
 
     # ------------------------------------------------------------------------------------------
-    def write_run_files(self, config: bool = True) -> None:
-        """config.yaml (new runs) and run.json (also on resume: the budget may change)."""
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        if config:
-            write_text_atomic(self.run_dir / CONFIG, dump_config(self.cfg))
-        meta = {
-            **asdict(self.spec),
-            "device": str(self.device),
-            "env_id": self.rl.env_id,
-            "algo": self.rl.algo,
-            "kind": self.kind,
-            "obs_dim": self.obs_dim,
-            "act_dim": self.act_dim,
-        }
-        write_json_atomic(self.run_dir / RUN_JSON, meta)
-
-    def _write_metrics(self) -> None:
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=METRIC_COLUMNS, lineterminator="\n")
-        w.writeheader()
-        for r in self.rows:
-            w.writerow({k: _fmt(r.get(k)) for k in METRIC_COLUMNS})
-        write_text_atomic(self.run_dir / METRICS, buf.getvalue())
+    def write_meta(self) -> None:
+        """run.json (also on resume: the budget may change)."""
+        self.run.write_meta(
+            {
+                "seed": self.seed,
+                "device": str(self.device),
+                **self.budget.model_dump(),
+                "algo": self.rl.algo,
+                "obs_dim": self.obs_dim,
+                "act_dim": self.act_dim,
+                **self.meta,
+            }
+        )
 
     def log_row(self, elapsed: float) -> dict[str, Any]:
         ev = self.evaluator(self.eval_policy())
+        n = self.w_n
         row: dict[str, Any] = {
             "step": self.step,
             "wall_s": round(elapsed, 3),
             "updates": self.agent.n_updates,
-            "reward": self.w_reward / self.w_n if self.w_n else math.nan,
-            "train_feasible_rate": self.w_feasible / self.w_n
-            if self.w_n and self.kind == "contract"
+            "reward": self.w_reward / n if n else math.nan,
+            "train_feasible_rate": self.w_feasible / n
+            if n and self.w_feasible is not None
             else math.nan,
             "prune_ratio": self.agent.prune_ratio(),
             "alpha": self.agent.alpha,
             "lr_factor": lr_factor(
-                self.rl.lr_schedule, self.progress(elapsed), self.rl.lr_final_frac
+                self.rl.lr_schedule, self.budget.progress(self.step, elapsed), self.rl.lr_final_frac
             ),
         }
         for k in ("entropy", "target_entropy", "critic_loss", "actor_loss"):
@@ -276,33 +170,33 @@ class Trainer:
             row[k] = float(np.mean(v)) if v else math.nan
         row.update(ev)
         self.rows.append(row)
-        self._write_metrics()
+        self.run.write_metrics(self.rows)
         self._reset_window()
         return row
 
     def save(self, elapsed: float) -> None:
-        state = {
-            "step": self.step,
-            "elapsed": elapsed,
-            "next_eval": self.next_eval,
-            "next_ckpt": self.next_ckpt,
-            "obs_dim": self.obs_dim,
-            "act_dim": self.act_dim,
-            "env_id": self.rl.env_id,
-            "algo": self.rl.algo,
-            "actor_arch": _arch(self.agent),
-            "agent": self.agent.training_state(),
-            "buffer": self.buffer.state_dict(),
-            "rng": {
-                "env": self.gen_env.get_state(),
-                "act": self.gen_act.get_state(),
-                "buf": self.gen_buf.get_state(),
-            },
-        }
-        save_checkpoint(self.run_dir / CHECKPOINT, state)
+        self.run.save_checkpoint(
+            {
+                "step": self.step,
+                "elapsed": elapsed,
+                "next_eval": self.next_eval,
+                "next_ckpt": self.next_ckpt,
+                "obs_dim": self.obs_dim,
+                "act_dim": self.act_dim,
+                "algo": self.rl.algo,
+                "actor_arch": dict(self.agent.actor.arch),
+                "agent": self.agent.training_state(),
+                "buffer": self.buffer.state_dict(),
+                "rng": {
+                    "env": self.gen_env.get_state(),
+                    "act": self.gen_act.get_state(),
+                    "buf": self.gen_buf.get_state(),
+                },
+            }
+        )
 
     def restore(self) -> None:
-        ck = load_checkpoint(self.run_dir / CHECKPOINT, map_location=self.device)
+        ck = self.run.load_checkpoint(map_location=self.device)
         if (ck["obs_dim"], ck["act_dim"]) != (self.obs_dim, self.act_dim):
             raise RunError("--resume: checkpoint shapes differ from the run's environment")
         self.agent.load_training_state(ck["agent"])
@@ -314,63 +208,66 @@ class Trainer:
         self.elapsed_before = float(ck["elapsed"])
         self.next_eval = int(ck["next_eval"])
         self.next_ckpt = int(ck["next_ckpt"])
-        self.rows = [r for r in read_metrics(self.run_dir / METRICS) if r["step"] <= self.step]
-        self._write_metrics()
-        if self.kind == "gym":
-            self.collector.reset(self.spec.seed + self.step)
+        self.rows = [r for r in self.run.read_metrics() if r["step"] <= self.step]
+        self.run.write_metrics(self.rows)
+        self.collector.reset(self.seed + self.step)
+
+    def _checkpoint(self, elapsed: float) -> None:
+        self.save(elapsed)
+        self.collector.reset(self.seed + self.step)
 
     # ------------------------------------------------------------------------------------------
+    def explore(self, obs: torch.Tensor) -> torch.Tensor:
+        """The behaviour policy: uniform before ``learning_starts``, then the actor's samples
+        (plus optional Gaussian noise)."""
+        rl = self.rl
+        if self.step < rl.learning_starts:
+            u = torch.rand(obs.shape[0], self.act_dim, generator=self.gen_act, device=self.device)
+            return 2.0 * u - 1.0
+        a = self.agent.act(obs, self.gen_act, mode="sample")
+        if rl.explore_noise > 0:
+            z = torch.randn(a.shape, generator=self.gen_act, device=self.device)
+            a = (a + rl.explore_noise * z).clamp(-1.0, 1.0)
+        return a
+
     def train(self, resume: bool = False) -> list[dict[str, Any]]:
         """Train until the budget is spent; returns the metrics rows."""
         if resume:
             self.restore()
-            self.write_run_files(config=False)
-        else:
-            self.write_run_files()
-        rl, agent = self.rl, self.agent
+        self.run.path.mkdir(parents=True, exist_ok=True)
+        self.write_meta()
+        rl, agent, budget = self.rl, self.agent, self.budget
         t0 = time.perf_counter() - self.elapsed_before
         bar = tqdm(
-            total=self.spec.steps if self.spec.steps else None,
+            total=budget.steps,
             initial=self.step,
             unit="step",
             unit_scale=True,
-            disable=self.quiet or not _tty(),
+            disable=not progress_enabled(self.quiet),
             dynamic_ncols=True,
         )
-
-        def sample_policy(obs: torch.Tensor) -> torch.Tensor:
-            if self.step < rl.learning_starts:
-                n = obs.shape[0]
-                u = torch.rand(n, self.act_dim, generator=self.gen_act, device=self.device)
-                return 2.0 * u - 1.0
-            a = agent.act(obs, self.gen_act, mode="sample")
-            if rl.explore_noise > 0:
-                z = torch.randn(a.shape, generator=self.gen_act, device=self.device)
-                a = (a + rl.explore_noise * z).clamp(-1.0, 1.0)
-            return a
-
         last_logged = self.rows[-1]["step"] if self.rows else -1
         try:
-            while not self._done(time.perf_counter() - t0):
-                batch, stats = self.collector.collect(sample_policy, self.gen_env)
+            while not budget.done(self.step, time.perf_counter() - t0):
+                batch, stats = self.collector.collect(self.explore, self.gen_env)
                 self.buffer.add(batch)
-                self.step += stats["n"]
+                self.step += int(stats["n"])
                 self.w_reward += stats["reward"]
-                self.w_feasible += stats.get("feasible", 0.0)
-                self.w_n += stats["n"]
+                if "feasible" in stats:
+                    self.w_feasible = (self.w_feasible or 0.0) + stats["feasible"]
+                self.w_n += int(stats["n"])
                 bar.update(stats["n"])
                 if self.step >= rl.learning_starts and self.buffer.size >= rl.batch_size:
-                    progress = self.progress(time.perf_counter() - t0)
+                    progress = budget.progress(self.step, time.perf_counter() - t0)
                     for _ in range(rl.updates_per_iter):
-                        info = agent.update(
-                            self.buffer.sample(rl.batch_size, self.gen_buf), self.gen_act, progress
-                        )
+                        batch = self.buffer.sample(rl.batch_size, self.gen_buf)
+                        info = agent.update(batch, self.gen_act, progress)
                         for k, v in info.items():
                             self.w_info.setdefault(k, []).append(v)
                 elapsed = time.perf_counter() - t0
-                if self.step >= self.next_eval or self._done(elapsed):
+                if self.step >= self.next_eval or budget.done(self.step, elapsed):
                     while self.next_eval <= self.step:
-                        self.next_eval += rl.eval_every_steps
+                        self.next_eval += budget.eval_every_steps
                     row = self.log_row(elapsed)
                     last_logged = self.step
                     bar.set_postfix(_postfix(row), refresh=False)
@@ -385,30 +282,6 @@ class Trainer:
         finally:
             bar.close()
         return self.rows
-
-    def _checkpoint(self, elapsed: float) -> None:
-        self.save(elapsed)
-        if self.kind == "gym":
-            self.collector.reset(self.spec.seed + self.step)
-
-
-# ----------------------------------------------------------------------------------------------
-def _arch(agent: EDMSAC) -> dict[str, Any]:
-    return dict(agent.actor.arch)
-
-
-def _tty() -> bool:
-    import sys
-
-    return sys.stderr.isatty()
-
-
-def _fmt(v: Any) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return "" if math.isnan(v) else repr(v)
-    return str(v)
 
 
 def _postfix(row: dict[str, Any]) -> dict[str, str]:
@@ -426,36 +299,3 @@ def _postfix(row: dict[str, Any]) -> dict[str, str]:
             if k in ("optimality_ratio", "return_mean"):
                 out.pop("eval", None)
     return out
-
-
-def read_metrics(path: str | Path) -> list[dict[str, Any]]:
-    """metrics.csv as a list of dicts (numbers parsed, blanks -> NaN)."""
-    p = Path(path)
-    if not p.exists():
-        return []
-    rows = []
-    with p.open(newline="") as fh:
-        for r in csv.DictReader(fh):
-            row: dict[str, Any] = {}
-            for k, v in r.items():
-                if k in ("step", "updates"):
-                    row[k] = int(v)
-                else:
-                    row[k] = float(v) if v not in ("", None) else math.nan
-            rows.append(row)
-    return rows
-
-
-def load_run(run_dir: str | Path) -> tuple[DyncontractConfig, dict[str, Any]]:
-    """The resolved config and run.json of a run directory."""
-    from dyncontract.config import load_config
-
-    d = Path(run_dir)
-    if not (d / CONFIG).is_file() or not (d / RUN_JSON).is_file():
-        raise RunError(f"run directory: {d} has no {CONFIG} / {RUN_JSON} (not a training run)")
-    cfg = load_config(d / CONFIG)
-    try:
-        meta = json.loads((d / RUN_JSON).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise RunError(f"run directory: cannot read {d / RUN_JSON} ({exc})") from None
-    return cfg, meta

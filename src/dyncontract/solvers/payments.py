@@ -42,14 +42,10 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
+from dyncontract._arrays import is_torch, torch
 from dyncontract.model.contract import Contract
 from dyncontract.model.economics import energy
 from dyncontract.model.scenario import Participation, Scenario
-
-try:  # torch is a dependency, but keep the numpy path importable without it
-    import torch
-except ImportError:  # pragma: no cover
-    torch = None  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -63,10 +59,6 @@ class PaymentResult:
 # ---------------------------------------------------------------------------------------------
 # Fast closed form (numpy or torch)
 # ---------------------------------------------------------------------------------------------
-def is_torch(x: Any) -> bool:
-    return torch is not None and isinstance(x, torch.Tensor)
-
-
 def least_payment_fast(
     E1: Any,
     E2: Any,
@@ -89,24 +81,24 @@ def least_payment_fast(
         ``(R1, R2, ok)`` with shapes (..., K), (..., K, K), (...) — ``ok`` is False where the
         workloads cannot be implemented by this rule (then R1, R2 are meaningless).
     """
-    is_t = is_torch(E1)
-    if is_t:
-        cat = lambda xs: torch.cat(xs, dim=-1)  # noqa: E731
-        cumsum = lambda x: torch.cumsum(x, dim=-1)  # noqa: E731
-        amax = lambda x: torch.amax(x, dim=-1)  # noqa: E731
+    if is_torch(E1):
+        xp, kw = torch, {"dim": -1}
         diag = lambda x: torch.diagonal(x, dim1=-2, dim2=-1)  # noqa: E731
-        maximum = torch.maximum
-        zeros_like = torch.zeros_like
-        einsum = torch.einsum
     else:
         E1, E2, c, dQ = (np.asarray(x, dtype=float) for x in (E1, E2, c, dQ))
-        cat = lambda xs: np.concatenate(xs, axis=-1)  # noqa: E731
-        cumsum = lambda x: np.cumsum(x, axis=-1)  # noqa: E731
-        amax = lambda x: np.max(x, axis=-1)  # noqa: E731
+        xp, kw = np, {"axis": -1}
         diag = lambda x: np.diagonal(x, axis1=-2, axis2=-1)  # noqa: E731
-        maximum = np.maximum
-        zeros_like = np.zeros_like
-        einsum = np.einsum
+    maximum, zeros_like, einsum = xp.maximum, xp.zeros_like, xp.einsum
+
+    def cat(xs: list[Any]) -> Any:
+        return (torch.cat if xp is torch else np.concatenate)(xs, **kw)
+
+    def cumsum(x: Any) -> Any:
+        return xp.cumsum(x, **kw)
+
+    def amax(x: Any) -> Any:
+        return xp.amax(x, **kw)
+
     K = E1.shape[-1]
     c2 = c[..., None, :]  # (..., 1, K) cost of period-2 type i
     # period 2: least rents per history

@@ -1,0 +1,255 @@
+"""Composition: the one place where the root config becomes an env, an evaluator and a
+learner. ``dyncontract train`` / ``evaluate`` and the experiment runner all call it.
+
+* :func:`contract_setting` — the batched contract env, its held-out states with exact optima
+  and the evaluator that scores policies on them;
+* :func:`build_trainer` / :func:`train_run` — an (E)DMSAC trainer on the contract env or on
+  any gymnasium env with a Box action space (``rl.env_id``);
+* :func:`load_run`, :func:`evaluate_run`, :func:`policy_profit`, :func:`amortisation` —
+  what a finished run directory yields.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from dyncontract import CONTRACT_ENV_ID
+from dyncontract.config import DyncontractConfig, dump_config, load_config
+from dyncontract.env import (
+    BatchedContractEnv,
+    ContractEvaluator,
+    HeldOutSet,
+    contract_eval_policy,
+)
+from dyncontract.model.scenario import Scenario, persistence_of
+from dyncontract.rl.budget import Budget
+from dyncontract.rl.collectors import BatchedBanditCollector, GymCollector, gym_maker
+from dyncontract.rl.evaluation import (
+    ActFn,
+    actor_act_fn,
+    compact_diff,
+    default_eval_policy,
+    denoise_ms,
+    load_actor,
+)
+from dyncontract.rl.evaluators import GymEvaluator
+from dyncontract.rl.pruning import compact_actor, pruning_ratio
+from dyncontract.rl.rundir import RunDir, RunError
+from dyncontract.rl.trainer import Trainer, progress_enabled, resolve_device
+from dyncontract.solvers.exact import solve_dynamic
+
+
+def env_id(cfg: DyncontractConfig) -> str:
+    """The gymnasium id a config trains on (``rl.env_id``, default the contract env)."""
+    return cfg.rl.env_id or CONTRACT_ENV_ID
+
+
+def is_contract(cfg: DyncontractConfig) -> bool:
+    return env_id(cfg) == CONTRACT_ENV_ID
+
+
+@dataclass
+class ContractSetting:
+    """The batched contract env, the held-out states and the evaluator on them."""
+
+    env: BatchedContractEnv
+    held: HeldOutSet
+    evaluator: ContractEvaluator
+
+    def eval_policy(self, act: ActFn, mode: str, n: int):
+        return contract_eval_policy(act, mode, n, self.env)
+
+
+def contract_setting(
+    cfg: DyncontractConfig,
+    device: torch.device | str = "cpu",
+    cache_dir: str | os.PathLike | None = None,
+    n_states: int | None = None,
+    progress: bool = False,
+) -> ContractSetting:
+    """Env + held-out set (exact optima, cached) + evaluator for ``cfg``."""
+    device = torch.device(device)
+    base = cfg.scenario_obj()
+    env = BatchedContractEnv(base, cfg.env, device=device)
+    held = HeldOutSet.build(base, cfg.env, n=n_states, cache_dir=cache_dir, progress=progress)
+    return ContractSetting(env, held, ContractEvaluator(env, held, device))
+
+
+def default_budget(
+    cfg: DyncontractConfig, steps: int | None = None, max_minutes: float | None = None
+) -> Budget:
+    """The budget of a run: the given caps, else ``rl.total_steps``; ``rl.eval_every_steps``."""
+    if steps is None and max_minutes is None:
+        steps = cfg.rl.total_steps
+    return Budget(steps=steps, max_minutes=max_minutes, eval_every_steps=cfg.rl.eval_every_steps)
+
+
+def build_trainer(
+    cfg: DyncontractConfig,
+    run_dir: str | os.PathLike,
+    budget: Budget,
+    seed: int = 0,
+    device: str = "cpu",
+    quiet: bool = False,
+    cache_dir: str | os.PathLike | None = None,
+) -> Trainer:
+    """An (E)DMSAC trainer for ``cfg`` writing to ``run_dir``."""
+    rl = cfg.rl
+    dev = resolve_device(device)
+    eid = env_id(cfg)
+    if is_contract(cfg):
+        setting = contract_setting(cfg, dev, cache_dir, progress=progress_enabled(quiet))
+        collector: Any = BatchedBanditCollector(setting.env, rl.num_envs, dev, rl.actions_per_state)
+        evaluator: Any = setting.evaluator
+
+        def eval_policy(act: ActFn):
+            return setting.eval_policy(act, rl.eval_action, rl.eval_samples)
+
+    else:
+        make = gym_maker(eid)
+        try:
+            collector = GymCollector(make, rl.vector_envs, seed, dev)
+            evaluator = GymEvaluator(make, rl.eval_episodes, 10_000 + seed)
+        except ValueError as exc:
+            raise RunError(str(exc)) from None
+        eval_policy = None  # type: ignore[assignment]
+    return Trainer(
+        rl,
+        collector,
+        evaluator,
+        RunDir(run_dir),
+        budget,
+        seed=seed,
+        device=dev,
+        eval_policy=eval_policy,
+        meta={"env_id": eid},
+        quiet=quiet,
+    )
+
+
+def train_run(
+    cfg: DyncontractConfig,
+    run_dir: str | os.PathLike,
+    budget: Budget,
+    *,
+    resume: bool = False,
+    **kwargs: Any,
+) -> list[dict[str, Any]]:
+    """Train (or resume) a run; writes config.yaml for a new run. ``kwargs``: those of
+    :func:`build_trainer` (seed, device, quiet, cache_dir). Returns the metrics rows."""
+    trainer = build_trainer(cfg, run_dir, budget, **kwargs)
+    if not resume:
+        trainer.run.path.mkdir(parents=True, exist_ok=True)
+        trainer.run.write_config(dump_config(cfg))
+    return trainer.train(resume=resume)
+
+
+def load_run(run_dir: str | os.PathLike) -> tuple[DyncontractConfig, dict[str, Any]]:
+    """The resolved config and run.json of a run directory."""
+    run = RunDir(run_dir)
+    if not run.config.is_file():
+        raise RunError(f"run directory: {run.path} has no config.yaml (not a training run)")
+    meta = run.read_meta()
+    return load_config(run.config), meta
+
+
+def final_metrics(row: dict[str, Any]) -> dict[str, Any]:
+    """A metrics row as a final result: ``optimality_ratio`` is reported as
+    ``optimality_ratio_mean`` (the mean over held-out states); NaN -> None."""
+    out = {k: v for k, v in row.items() if k not in ("step", "wall_s")}
+    if "optimality_ratio" in out:
+        out["optimality_ratio_mean"] = out.pop("optimality_ratio")
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in out.items()}
+
+
+def evaluate_run(
+    run_dir: str | os.PathLike,
+    states: int = 256,
+    episodes: int | None = None,
+    device: str = "cpu",
+    timing: bool = True,
+    cache_dir: str | os.PathLike | None = None,
+    eval_action: str | None = None,
+) -> dict[str, Any]:
+    """The metrics of ``dyncontract evaluate`` for a run directory."""
+    cfg, meta = load_run(run_dir)
+    actor = load_actor(run_dir, device)
+    rl = cfg.rl
+    act = actor_act_fn(actor, device)
+    mode = eval_action or rl.eval_action
+    out: dict[str, Any] = {
+        "run_dir": str(run_dir),
+        "env_id": env_id(cfg),
+        "algo": rl.algo,
+        "eval_action": mode,
+        "pruning_ratio": pruning_ratio(actor),
+    }
+    if is_contract(cfg):
+        setting = contract_setting(cfg, device, cache_dir, n_states=states)
+        if not setting.held.all_optimal:
+            raise RunError("held-out set: the exact solver did not reach 'optimal' on every state")
+        res = setting.evaluator(setting.eval_policy(act, mode, rl.eval_samples))
+        res.pop("eval_reward", None)
+        out["states"] = states
+        out.update(final_metrics(res))
+        small = compact_actor(actor)
+        out["compact_max_abs_diff"] = compact_diff(actor, small, setting.evaluator.obs)
+        out["hidden_widths"] = {"dense": actor.denoiser.widths, "compact": small.denoiser.widths}
+        if timing:
+            out["denoise_ms_per_1k_states"] = {
+                "dense": denoise_ms(actor),
+                "compact": denoise_ms(small),
+            }
+    else:
+        n = episodes or rl.eval_episodes
+        ev = GymEvaluator(gym_maker(env_id(cfg)), n, 10_000 + int(meta.get("seed", 0)))
+        res = ev(default_eval_policy(act, mode, rl.eval_samples))
+        out["episodes"] = n
+        out["return_mean"] = res["return_mean"]
+    return out
+
+
+def policy_profit(run_dir: str | os.PathLike, sc: Scenario) -> float | None:
+    """Expected CS profit of a trained policy's contract for scenario ``sc`` (None when the
+    run's environment cannot express ``sc``, NaN when the contract is infeasible)."""
+    cfg, _ = load_run(run_dir)
+    base = cfg.scenario_obj()
+    if base.K != sc.K or not np.isclose(base.discount, sc.discount):
+        return None
+    env = BatchedContractEnv(base, cfg.env)
+    obs = env.dist.encode(prior=sc.prior, rho=persistence_of(sc.transition), xi=sc.energy_price)
+    obs_t = torch.as_tensor(obs)[None]
+    act = actor_act_fn(load_actor(run_dir), "cpu")
+    policy = contract_eval_policy(act, cfg.rl.eval_action, cfg.rl.eval_samples, env)
+    with torch.no_grad():
+        out = env.step(obs_t, policy(obs_t))
+    return float(out["profit"][0]) if bool(out["feasible"][0]) else math.nan
+
+
+def amortisation(actor: Any, cfg: DyncontractConfig, n: int = 1024) -> dict[str, float]:
+    """Contracts per second: the policy on ``n`` states vs the exact solver (a sample of them)."""
+    base = cfg.scenario_obj()
+    env = BatchedContractEnv(base, cfg.env)
+    obs = env.sample_states(n, torch.Generator().manual_seed(0))
+    t = time.perf_counter()
+    with torch.no_grad():
+        act = actor.act(obs, None, mode="deterministic")
+        env.contracts(obs, act)
+    policy_s = time.perf_counter() - t
+    scen = env.dist.scenarios(obs.numpy()[: min(n, 32)])
+    t = time.perf_counter()
+    for sc in scen:
+        solve_dynamic(sc)
+    solver_s = (time.perf_counter() - t) / len(scen)
+    return {
+        "policy_contracts_per_s": n / policy_s,
+        "solver_contracts_per_s": 1.0 / solver_s,
+        "speedup": (n / policy_s) * solver_s,
+    }

@@ -1,0 +1,30 @@
+"""The methods registry: every method an experiment can run, learned or reference.
+
+Each entry is a :class:`~dyncontract.experiments.methods.base.Method` with the same
+``run(ctx, seed, budget) -> rows`` shape. Adding a method = one new file with its ``run``
+function plus one line here. Order = the order of tables (learners first).
+"""
+
+from __future__ import annotations
+
+from dyncontract.experiments.methods import exact, heuristics, sb3
+from dyncontract.experiments.methods.base import Method, MethodContext
+from dyncontract.experiments.methods.diffusion import run_diffusion
+
+METHODS: dict[str, Method] = {
+    m.name: m
+    for m in (
+        Method("edmsac", run_diffusion, resumable=True, config={"rl": {"algo": "edmsac"}}),
+        Method("dmsac", run_diffusion, resumable=True, config={"rl": {"algo": "dmsac"}}),
+        Method("sac", sb3.run_sac),
+        Method("td3", sb3.run_td3),
+        Method("ppo", sb3.run_ppo),
+        Method("random", heuristics.run_random),
+        Method("greedy", heuristics.run_greedy, seedless=True),
+        Method("static", exact.run_static, seedless=True),
+        Method("complete_info", exact.run_complete_info, seedless=True),
+        Method("exact_dynamic", exact.run_exact_dynamic, seedless=True),
+    )
+}
+
+__all__ = ["METHODS", "Method", "MethodContext"]

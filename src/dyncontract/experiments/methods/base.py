@@ -1,0 +1,63 @@
+"""What every method of an experiment is: a name, a ``run(ctx, seed, budget) -> rows``
+function and a few flags. Rows are metrics rows (``step``, ``wall_s``, ``samples``,
+``updates`` and the evaluator's metrics); the last row is the method's final result."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from dyncontract.config import DyncontractConfig
+from dyncontract.experiments.composition import ContractSetting, contract_setting
+from dyncontract.rl.budget import Budget
+
+
+@dataclass
+class MethodContext:
+    """Everything a method run gets: the resolved config, its run directory, the experiment's
+    cache of held-out optima, the method's own options (e.g. SB3 constructor arguments) and a
+    place for extra final results (``extras``, merged into eval.json)."""
+
+    cfg: DyncontractConfig
+    run_dir: Path
+    cache_dir: Path | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def setting(self) -> ContractSetting:
+        """The contract env, held-out states and evaluator every method is scored with."""
+        return contract_setting(self.cfg, "cpu", self.cache_dir)
+
+
+RunFn = Callable[[MethodContext, int, Budget], list[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Method:
+    """A registry entry.
+
+    Attributes:
+        name: as it appears in summaries.
+        run: ``run(ctx, seed, budget) -> rows``.
+        seedless: the result does not depend on the seed (run once, as the first seed).
+        resumable: a killed run continues from its run directory (else it restarts).
+        config: nested config overrides every run of the method gets.
+    """
+
+    name: str
+    run: RunFn
+    seedless: bool = False
+    resumable: bool = False
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+def one_row(ctx: MethodContext, t0: float, ev: dict[str, float], **extra: Any) -> list[dict]:
+    """The single metrics row of a method that does not learn (step 0)."""
+    return [
+        {"step": 0, "wall_s": time.perf_counter() - t0, "samples": 0, "updates": 0, **extra, **ev}
+    ]

@@ -107,8 +107,9 @@ def _summary(row: dict[str, Any]) -> str:
     keys = [
         "step",
         "wall_s",
-        "optimality_ratio",
-        "feasible_rate",
+        "ratio_single",
+        "ratio_best_of_n",
+        "feasible_single",
         "return_mean",
         "eval_reward",
         "prune_ratio",

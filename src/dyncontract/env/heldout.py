@@ -36,6 +36,8 @@ class HeldOutSet:
     optimal_profit: np.ndarray
     static_profit: np.ndarray
     all_optimal: bool
+    #: the best static contract's profit per state (None: not computed)
+    static_best_profit: np.ndarray | None = None
 
     @property
     def n(self) -> int:

@@ -64,10 +64,10 @@ def f1_learning_curves(runs: pd.DataFrame, reference: dict[str, float], stem: Pa
     """Profit and optimality ratio vs environment steps and vs wall time, bands over seeds."""
     fig, axes = plt.subplots(2, 2, figsize=(11, 8))
     panels = [
-        ("step", "profit_mean", "environment steps (samples)", "CS profit per ES"),
-        ("step", "optimality_ratio", "environment steps (samples)", "optimality ratio"),
-        ("wall_s", "profit_mean", "wall time (s)", "CS profit per ES"),
-        ("wall_s", "optimality_ratio", "wall time (s)", "optimality ratio"),
+        ("step", "profit_single", "environment steps (samples)", "CS profit per ES"),
+        ("step", "ratio_single", "environment steps (samples)", "optimality ratio (single)"),
+        ("wall_s", "profit_single", "wall time (s)", "CS profit per ES"),
+        ("wall_s", "ratio_single", "wall time (s)", "optimality ratio (single)"),
     ]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -78,7 +78,7 @@ def f1_learning_curves(runs: pd.DataFrame, reference: dict[str, float], stem: Pa
                 ax.fill_between(c[x], c["lo"], c["hi"], color=COLORS[m], alpha=0.2)
             refs = (
                 [("exact dynamic optimum", 1.0, "-"), *_ref(reference, "static_ratio")]
-                if y == "optimality_ratio"
+                if y == "ratio_single"
                 else [
                     *_ref(reference, "optimal_profit", "exact dynamic optimum", "-"),
                     *_ref(reference, "static_profit"),
@@ -86,7 +86,7 @@ def f1_learning_curves(runs: pd.DataFrame, reference: dict[str, float], stem: Pa
             )
             for label, level, ls in refs:
                 ax.axhline(level, color="black", lw=1, ls=ls, label=label)
-            if y == "optimality_ratio":
+            if y == "ratio_single":
                 ax.set_ylim(max(0.0, ax.get_ylim()[0]), 1.01)
             else:
                 # seed bands can be wide with few seeds: keep the axis on the means
@@ -210,7 +210,7 @@ def f4_ablations(runs: pd.DataFrame, stem: Path) -> list[Path]:
         if not runs.empty and "param" in runs:
             d = runs[runs.get("param") == param]
             if not d.empty:
-                g = d.groupby("value")["optimality_ratio_mean"]
+                g = d.groupby("value")["ratio_single"]
                 mean, sd = g.mean(), g.std(ddof=1).fillna(0.0)
                 ax.errorbar(
                     mean.index.astype(float),

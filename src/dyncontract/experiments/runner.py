@@ -4,7 +4,7 @@ Each task runs one registry method (:mod:`dyncontract.experiments.methods`) and 
 its own run directory ``OUT/<experiment>/<group>/<seed>/`` (file names: ``rl.rundir``):
 
     config.yaml   the resolved config of the run
-    metrics.csv   the method's metrics rows (step, wall_s, samples, updates, optimality_ratio, ...)
+    metrics.csv   the method's metrics rows (step, wall_s, samples, updates, ratio_single, ...)
     eval.json     the final evaluation (the last row, plus the method's extras)
     DONE          written last (atomically): the run is complete
 

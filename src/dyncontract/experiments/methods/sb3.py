@@ -3,7 +3,8 @@
 Budget: the same environment-sample cap and wall-clock cap as the diffusion learners;
 evaluations every ``eval_every_steps`` samples and every tenth of the time budget (SB3 steps
 one numpy env at a time, so its curves also need points against wall time). Scored by the
-same held-out evaluator: ``predict(deterministic=True)``, one action per state.
+protocol of :mod:`dyncontract.env.scoring`: single = ``predict(deterministic=True)``;
+best_of_n samples = SAC's own Gaussian, the action plus Gaussian noise for TD3 and PPO.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import torch
 
-from dyncontract.env import ContractDesignEnv
+from dyncontract.env import ContractDesignEnv, ScoredPolicy, noisy_sampler
 from dyncontract.experiments.methods.base import MethodContext
 from dyncontract.rl.budget import Budget
 
@@ -33,9 +34,20 @@ def run_sb3(algo: str, ctx: MethodContext, seed: int, budget: Budget) -> list[di
     every_s = None if limit_s is None else limit_s / 10.0
     eval_every = budget.eval_every_steps
 
-    def policy(obs: torch.Tensor) -> torch.Tensor:
-        act, _ = model.predict(obs.cpu().numpy(), deterministic=True)
+    def predict(obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
+        act, _ = model.predict(obs.cpu().numpy(), deterministic=deterministic)
         return torch.as_tensor(act, dtype=torch.float64)
+
+    def single(obs: torch.Tensor) -> torch.Tensor:
+        return predict(obs, True)
+
+    # best_of_n samples: SAC's own Gaussian; TD3 and PPO: the action plus Gaussian noise
+    sampler = (
+        (lambda obs, n: torch.stack([predict(obs, False) for _ in range(n)]))
+        if algo == "sac"
+        else noisy_sampler(single, seed=seed)
+    )
+    policy = ScoredPolicy(single, sampler)
 
     def evaluate(step: int) -> None:
         wall = time.perf_counter() - t0

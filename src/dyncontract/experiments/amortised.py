@@ -107,16 +107,26 @@ class MLPPolicy(nn.Module):
         return self.forward(obs)
 
 
-def _policy_fn(model: MLPPolicy) -> Callable[[torch.Tensor], torch.Tensor]:
-    def policy(obs: torch.Tensor) -> torch.Tensor:
-        was = model.training
-        model.eval()
-        try:
-            return model.act(obs)
-        finally:
-            model.train(was)
+class Policy:
+    """A trained policy: ``policy(obs) -> actions`` in [-1, 1], no gradient, eval mode.
 
-    return policy
+    ``module`` is the underlying :class:`MLPPolicy`; ``budget`` what training used.
+    """
+
+    def __init__(self, module: MLPPolicy) -> None:
+        self.module = module
+
+    @property
+    def budget(self) -> Budget:
+        return self.module.budget
+
+    def __call__(self, obs: torch.Tensor) -> torch.Tensor:
+        was = self.module.training
+        self.module.eval()
+        try:
+            return self.module.act(obs)
+        finally:
+            self.module.train(was)
 
 
 def _setup(
@@ -127,6 +137,14 @@ def _setup(
     torch.manual_seed(seed)
     model = MLPPolicy(env.obs_dim, env.act_dim, env.K, hidden).to(env.device)
     return model, np.random.default_rng(seed)
+
+
+def _progress(b: Budget, steps: int, max_minutes: float | None, clock: _Clock) -> float:
+    """Fraction of the budget used: samples or wall clock, whichever is further along."""
+    frac = b.samples / steps
+    if max_minutes is not None:
+        frac = max(frac, clock.elapsed() / (60.0 * max_minutes))
+    return min(1.0, frac)
 
 
 def _done(b: Budget, steps: int, max_minutes: float | None) -> bool:
@@ -141,26 +159,24 @@ def train_direct(
     *,
     batch: int = 256,
     hidden: int = 128,
-    lr: float = 1e-3,
-    lr_final: float = 1e-4,
+    lr: float = 3e-3,
+    lr_final: float = 3e-4,
     penalty: float = 10.0,
-    margin: float = 1e-3,
+    margin: float = 1e-2,
     eval_every: int | None = None,
     on_eval: OnEval | None = None,
-) -> MLPPolicy:
+) -> Policy:
     """MLP policy by gradient ascent on the penalised expected profit (no critic).
 
     Each update draws ``batch`` fresh states (env.sample_states), takes the policy's one
     action per state and ascends mean(surrogate) / reward_scale with Adam; the learning
-    rate decays geometrically from ``lr`` to ``lr_final`` over the ``steps`` budget.
+    rate decays geometrically from ``lr`` to ``lr_final`` over the budget (samples or wall
+    clock, whichever runs out first).
     """
     model, rng = _setup(env, seed, hidden)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    n_updates = max(1, steps // batch)
-    gamma = (lr_final / lr) ** (1.0 / n_updates)
-    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma)
     clock, b = _Clock(), model.budget
-    policy = _policy_fn(model)
+    policy = Policy(model)
     next_eval = eval_every or 0
     while not _done(b, steps, max_minutes):
         obs = env.sample_states(batch, rng)
@@ -169,8 +185,9 @@ def train_direct(
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        sched.step()
         b.samples += batch
+        for group in opt.param_groups:
+            group["lr"] = lr * (lr_final / lr) ** _progress(b, steps, max_minutes, clock)
         b.updates += 1
         b.wall_s = clock.elapsed()
         if on_eval is not None and eval_every and b.samples >= next_eval:
@@ -179,7 +196,7 @@ def train_direct(
     b.wall_s = clock.elapsed()
     if on_eval is not None:
         on_eval(b.samples, b.updates, b.wall_s, policy)
-    return model
+    return policy
 
 
 def optimum_action(
@@ -227,7 +244,7 @@ def train_supervised(
     target_clip: float = 0.999,
     eval_every: int | None = None,
     on_eval: OnEval | None = None,
-) -> MLPPolicy:
+) -> Policy:
     """The MLP regressed (MSE, pre-tanh) on exact optimal actions of sampled states.
 
     Alternates: solve ``label_batch`` fresh states exactly (``samples`` += label_batch; the
@@ -239,7 +256,7 @@ def train_supervised(
     model, rng = _setup(env, seed, hidden)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     clock, b = _Clock(), model.budget
-    policy = _policy_fn(model)
+    policy = Policy(model)
     X: list[torch.Tensor] = []
     Y: list[torch.Tensor] = []
     next_eval = eval_every or 0
@@ -268,7 +285,7 @@ def train_supervised(
     b.wall_s = clock.elapsed()
     if on_eval is not None:
         on_eval(b.samples, b.updates, b.wall_s, policy)
-    return model
+    return policy
 
 
 def per_state(

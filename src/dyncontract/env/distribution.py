@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from dyncontract.model.scenario import Scenario
 
@@ -55,9 +55,13 @@ class EnvConfig(BaseModel):
     reward_max: float | None = None
     #: absolute tolerance of the feasibility flag (reward units).
     feasibility_tol: float = 1e-6
-    #: held-out market states for the optimality ratio and their seed.
+    #: held-out market states for the optimality ratio (per split) and the validation seed:
+    #: learning curves, checkpoint selection and any tuning use these states (12345 is the
+    #: seed every tuning so far was done on).
     held_out_states: int = 256
     held_out_seed: int = 12345
+    #: seed of the test states, used only for final tables (never for tuning or selection).
+    test_seed: int = 2027
 
     @field_validator("prior_concentration", "reward_scale", "reward_max")
     @classmethod
@@ -79,6 +83,15 @@ class EnvConfig(BaseModel):
         if v < 1:
             raise ValueError(f"must be >= 1, got {v}")
         return v
+
+    @model_validator(mode="after")
+    def _splits_differ(self) -> EnvConfig:
+        if self.test_seed == self.held_out_seed:
+            raise ValueError(
+                f"test_seed: must differ from held_out_seed (the validation seed), "
+                f"both are {self.test_seed}"
+            )
+        return self
 
     @field_validator("persistence_range")
     @classmethod

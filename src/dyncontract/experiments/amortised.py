@@ -237,7 +237,7 @@ def train_supervised(
     max_minutes: float | None = None,
     *,
     label_batch: int = 32,
-    updates_per_label_batch: int = 40,
+    updates_per_label_batch: int = 200,
     batch: int = 128,
     hidden: int = 128,
     lr: float = 1e-3,

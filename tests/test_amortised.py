@@ -143,3 +143,12 @@ def test_supervised_fits_its_labels_and_counts_them() -> None:
     err_fit = np.abs(policy(obs).numpy() - target).mean()
     err_init = np.abs(init - target).mean()
     assert err_fit < 0.6 * err_init
+
+
+def test_supervised_stops_at_max_minutes_including_label_solves() -> None:
+    env = _env()
+    policy = train_supervised(env, seed=2, steps=10**9, max_minutes=0.03, label_batch=1000)
+    b = policy.budget
+    # one label batch would take minutes: the clock is checked between solves
+    assert 1.8 <= b.wall_s < 4.0
+    assert 0 < b.samples < 1000

@@ -217,17 +217,25 @@ def optimum_action(
     return np.clip(a, -1.0, 1.0)
 
 
-def exact_labels(env: BatchedContractEnv, obs: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """Exact optimal actions (n, act_dim) of states ``obs`` and a mask of optimal solves."""
+def exact_labels(
+    env: BatchedContractEnv, obs: torch.Tensor, stop: Callable[[], bool] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact optimal actions (m, act_dim) of the first m states of ``obs`` and a mask of
+    optimal solves (m,). m = n unless ``stop()`` turned True first (checked before each solve).
+    """
     scs = env.dist.scenarios(obs.detach().cpu().numpy())
     acts = np.empty((len(scs), env.act_dim))
     good = np.zeros(len(scs), dtype=bool)
+    m = len(scs)
     for i, sc in enumerate(scs):
+        if stop is not None and stop():
+            m = i
+            break
         r = solve_dynamic(sc)
         if r.status == OPTIMAL and r.contract is not None:
             acts[i] = optimum_action(r.contract.T1, r.contract.T2, env)
             good[i] = True
-    return acts, good
+    return acts[:m], good[:m]
 
 
 def train_supervised(
@@ -247,10 +255,11 @@ def train_supervised(
 ) -> Policy:
     """The MLP regressed (MSE, pre-tanh) on exact optimal actions of sampled states.
 
-    Alternates: solve ``label_batch`` fresh states exactly (``samples`` += label_batch; the
+    Alternates: solve ``label_batch`` fresh states exactly (``samples`` += states solved; the
     solve time counts), then ``updates_per_label_batch`` Adam steps on minibatches of all
-    labels so far. Targets are clipped to ±``target_clip`` and regressed in atanh space
-    (workloads at T_max would otherwise be unreachable). States whose solve is not optimal
+    labels so far. The clock is checked before every solve and every update. Targets are
+    clipped to ±``target_clip`` and regressed in atanh space (workloads at T_max would
+    otherwise be unreachable). States whose solve is not optimal
     are dropped (they still count as samples).
     """
     model, rng = _setup(env, seed, hidden)
@@ -260,11 +269,16 @@ def train_supervised(
     X: list[torch.Tensor] = []
     Y: list[torch.Tensor] = []
     next_eval = eval_every or 0
-    while not _done(b, steps, max_minutes):
+
+    def out_of_time() -> bool:
+        return max_minutes is not None and clock.elapsed() >= 60.0 * max_minutes
+
+    while not _done(b, steps, max_minutes) and not out_of_time():
         n_new = min(label_batch, steps - b.samples)
         obs = env.sample_states(n_new, rng)
-        acts, good = exact_labels(env, obs)
-        b.samples += n_new
+        acts, good = exact_labels(env, obs, stop=out_of_time)
+        obs = obs[: len(good)]
+        b.samples += len(good)
         if good.any():
             X.append(obs[torch.as_tensor(good)].float())
             y = np.arctanh(np.clip(acts[good], -target_clip, target_clip))
@@ -272,6 +286,8 @@ def train_supervised(
         if X:
             Xa, Ya = torch.cat(X), torch.cat(Y)
             for _ in range(updates_per_label_batch):
+                if out_of_time():
+                    break
                 idx = torch.as_tensor(rng.integers(0, Xa.shape[0], size=min(batch, Xa.shape[0])))
                 loss = ((model.net(Xa[idx]) - Ya[idx]) ** 2).mean()
                 opt.zero_grad(set_to_none=True)

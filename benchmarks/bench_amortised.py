@@ -82,10 +82,15 @@ def main() -> None:
             on_eval=on_eval,
         )
         b = pol.budget
-        t = time.perf_counter()
         a = pol(obs)
-        record["policy_ms_per_64_states"] = 1000 * (time.perf_counter() - t) * 64 / args.n
         final = score(env, obs, a, opt)
+        # deployed policy end to end: actor + least-payment map (+ profit), 4096 states
+        big = env.sample_states(4096, np.random.default_rng(1))
+        t = time.perf_counter()
+        with torch.no_grad():
+            ct = env.contracts(big, pol(big))
+            env.profit(ct)
+        record["deploy_contracts_per_s"] = round(4096 / (time.perf_counter() - t))
     elif args.method == "supervised":
         pol = train_supervised(
             env, args.seed, steps=10**12, max_minutes=args.minutes, eval_every=128, on_eval=on_eval

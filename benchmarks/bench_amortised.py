@@ -51,6 +51,7 @@ def main() -> None:
     )
     ap.add_argument("--minutes", type=float, default=0.25)
     ap.add_argument("--steps", type=int, default=1000, help="per_state: steps per state")
+    ap.add_argument("--refine-steps", type=int, default=0, help="supervised: label refinement")
     ap.add_argument("--n", type=int, default=64)
     ap.add_argument("--split", default="validation", choices=["validation", "test"])
     ap.add_argument("--seed", type=int, default=0)
@@ -93,8 +94,15 @@ def main() -> None:
         record["deploy_contracts_per_s"] = round(4096 / (time.perf_counter() - t))
     elif args.method == "supervised":
         pol = train_supervised(
-            env, args.seed, steps=10**12, max_minutes=args.minutes, eval_every=128, on_eval=on_eval
+            env,
+            args.seed,
+            steps=10**12,
+            max_minutes=args.minutes,
+            refine_steps=args.refine_steps,
+            eval_every=128,
+            on_eval=on_eval,
         )
+        record["refine_steps"] = args.refine_steps
         b = pol.budget
         final = score(env, obs, pol(obs), opt)
     elif args.method == "per_state":

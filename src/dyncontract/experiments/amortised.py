@@ -34,6 +34,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -250,6 +251,8 @@ def train_supervised(
     hidden: int = 128,
     lr: float = 1e-3,
     target_clip: float = 0.999,
+    refine_steps: int = 0,
+    refine_margin: float = 1e-2,
     eval_every: int | None = None,
     on_eval: OnEval | None = None,
 ) -> Policy:
@@ -261,6 +264,13 @@ def train_supervised(
     clipped to ±``target_clip`` and regressed in atanh space (workloads at T_max would
     otherwise be unreachable). States whose solve is not optimal
     are dropped (they still count as samples).
+
+    ``refine_steps > 0`` moves each label, before it is stored, into the env's implementable
+    set: :func:`per_state` from the exact optimum's action (``margin=refine_margin``, last
+    implementable iterate). The optimum often sits on the payment map's boundary, or (T1
+    sorted by the env) just outside it; regressing onto such labels puts a few predicted
+    contracts on the infeasible side. The refinement's time counts in ``wall_s``; ``samples``
+    stays the number of states labelled. Default 0: plain regression on the exact optima.
     """
     model, rng = _setup(env, seed, hidden)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -280,8 +290,20 @@ def train_supervised(
         obs = obs[: len(good)]
         b.samples += len(good)
         if good.any():
-            X.append(obs[torch.as_tensor(good)].float())
-            y = np.arctanh(np.clip(acts[good], -target_clip, target_clip))
+            obs_good = obs[torch.as_tensor(good)]
+            y = acts[good]
+            if refine_steps > 0:
+                y = per_state(
+                    env,
+                    obs_good,
+                    refine_steps,
+                    lr=5e-3,
+                    margin=refine_margin,
+                    init=torch.as_tensor(y),
+                    select="last",
+                ).numpy()
+            X.append(obs_good.float())
+            y = np.arctanh(np.clip(y, -target_clip, target_clip))
             Y.append(torch.as_tensor(y, dtype=torch.float32, device=env.device))
         if X:
             Xa, Ya = torch.cat(X), torch.cat(Y)
@@ -317,12 +339,14 @@ def per_state(
     eval_every: int | None = None,
     on_eval: OnEval | None = None,
     budget: Budget | None = None,
+    select: Literal["best_ok", "last"] = "best_ok",
 ) -> torch.Tensor:
     """Gradient ascent on each state's own action, batched; returns actions (n, act_dim).
 
     a = tanh(z), z optimised by Adam on the penalised profit of every state at once; the
     learning rate decays geometrically from ``lr`` to ``lr_final``. The returned action of a
-    state is its most profitable *implementable* iterate (the last iterate where none was).
+    state is its most profitable *implementable* iterate (the last iterate where none was);
+    with ``select="last"`` the last iterate where it is implementable, else that best one.
     ``samples`` = n * steps, ``updates`` = steps (one batched Adam step each); pass ``budget``
     to receive them. The ``policy`` given to ``on_eval`` returns the current best actions
     (it ignores its argument: the states are fixed).
@@ -369,7 +393,7 @@ def per_state(
     with torch.no_grad():
         a = torch.tanh(z)
         _, profit, ok = surrogate_objective(env, obs, a, penalty=penalty, margin=margin)
-        better = ok & (profit > best_p)
+        better = ok & (profit > best_p) if select == "best_ok" else ok
         best_a = torch.where(better[:, None], a, best_a)
     b.samples += n
     b.wall_s = clock.elapsed()

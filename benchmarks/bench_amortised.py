@@ -52,6 +52,7 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=0.25)
     ap.add_argument("--steps", type=int, default=1000, help="per_state: steps per state")
     ap.add_argument("--refine-steps", type=int, default=0, help="supervised: label refinement")
+    ap.add_argument("--refine-margin", type=float, default=1e-2)
     ap.add_argument("--n", type=int, default=64)
     ap.add_argument("--split", default="validation", choices=["validation", "test"])
     ap.add_argument("--seed", type=int, default=0)
@@ -99,10 +100,12 @@ def main() -> None:
             steps=10**12,
             max_minutes=args.minutes,
             refine_steps=args.refine_steps,
+            refine_margin=args.refine_margin,
             eval_every=128,
             on_eval=on_eval,
         )
         record["refine_steps"] = args.refine_steps
+        record["refine_margin"] = args.refine_margin
         b = pol.budget
         final = score(env, obs, pol(obs), opt)
     elif args.method == "per_state":

@@ -119,33 +119,32 @@ class References:
     static: SolveResult
     static_redesign: SolveResult
     complete_info: SolveResult
-    static_best: SolveResult | None = None  # None only when built by hand without it
 
     def profits(self) -> dict[str, float]:
-        out = {
+        return {
             "dynamic": self.dynamic.profit,
             "static": self.static.profit,
             "static_redesign": self.static_redesign.profit,
             "complete_info": self.complete_info.profit,
         }
-        if self.static_best is not None:
-            out["static_best"] = self.static_best.profit
-        return out
 
     @property
     def all_optimal(self) -> bool:
-        rs = [self.dynamic, self.static, self.static_redesign, self.complete_info]
-        if self.static_best is not None:
-            rs.append(self.static_best)
-        return all(r.status == OPTIMAL for r in rs)
+        return all(
+            r.status == OPTIMAL
+            for r in (self.dynamic, self.static, self.static_redesign, self.complete_info)
+        )
 
 
 def solve_references(sc: Scenario, **dynamic_kwargs: object) -> References:
-    """Dynamic optimum and the four reference contracts for one scenario."""
+    """Dynamic optimum and the three reference contracts for one scenario.
+
+    ``static_best`` is not part of this bundle (its consumers, e.g. the CLI table, expect
+    exactly these fields); call :func:`static_best` directly.
+    """
     return References(
         dynamic=solve_dynamic(sc, **dynamic_kwargs),  # type: ignore[arg-type]
         static=static_contract(sc),
         static_redesign=static_redesign(sc),
         complete_info=complete_info(sc),
-        static_best=static_best(sc),
     )

@@ -26,7 +26,7 @@ import torch
 
 from dyncontract.env import BatchedContractEnv, EnvConfig, HeldOutSet
 from dyncontract.experiments.amortised import (
-    Budget,
+    Usage,
     per_state,
     score,
     train_direct,
@@ -109,11 +109,11 @@ def main() -> None:
         b = pol.budget
         final = score(env, obs, pol(obs), opt)
     elif args.method == "per_state":
-        b = Budget()
+        b = Usage()
         a = per_state(env, obs, args.steps, budget=b, eval_every=args.n * 100, on_eval=on_eval)
         final = score(env, obs, a, opt)
     else:
-        b = Budget()
+        b = Usage()
         myopic = held.static_profit / opt
         best = held.static_best_profit / opt
         final = {

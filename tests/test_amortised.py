@@ -8,7 +8,7 @@ import torch
 
 from dyncontract.env import BatchedContractEnv, EnvConfig
 from dyncontract.experiments.amortised import (
-    Budget,
+    Usage,
     exact_labels,
     init_action,
     per_state,
@@ -78,7 +78,7 @@ def test_per_state_reaches_the_exact_optimum() -> None:
     res = [solve_dynamic(sc) for sc in scs]
     assert all(r.status == OPTIMAL for r in res)
     opt = torch.tensor([r.profit for r in res], dtype=torch.float64)
-    b = Budget()
+    b = Usage()
     a = per_state(env, obs, 400, budget=b)
     assert b.updates == 400 and b.samples == 6 * 401
     out = env.step(obs, a)

@@ -9,20 +9,20 @@ function of the action (:mod:`dyncontract.env.gradient`). These baselines use th
   (:func:`~dyncontract.solvers.solve_dynamic`) of sampled states; label generation counts.
 * :func:`per_state` — gradient ascent on each given state's own action (no amortisation).
 
-Budget accounting (the same for all three):
+Usage accounting (the same for all three):
 
 * ``samples`` — env evaluations of (state, action) pairs for direct and per_state (one per
   state per step; per_state: n states x steps), states labelled by the exact solver for
   supervised;
 * ``updates`` — optimizer steps;
 * ``wall_s`` — wall-clock seconds of everything the method does (sampling, label solves,
-  forward/backward, optimizer), *excluding* time spent inside the ``on_eval`` callback
-  (measurement is not training).
+  forward/backward, optimizer) *including* the ``on_eval`` callback: every method of the
+  benchmark counts its evaluations in its wall clock (the RL trainer and SB3 too).
 
 Training stops when ``samples >= steps`` or ``wall_s >= 60 * max_minutes``. ``on_eval(samples,
 updates, wall_s, policy)`` is called every ``eval_every`` samples (if given) and once at the
 end. A policy is a callable ``obs (n, obs_dim) float tensor -> actions (n, act_dim)`` in
-[-1, 1] (no gradient); the returned policy carries its final :class:`Budget` as ``.budget``.
+[-1, 1] (no gradient); the returned policy carries its final :class:`Usage` as ``.budget``.
 
 The infeasible boundary is handled by the surrogate of :func:`~dyncontract.env.gradient.
 surrogate_objective`: profit - penalty * relu(gap + margin), gap the signed distance to the
@@ -53,26 +53,25 @@ INIT_LO, INIT_HI = 0.2, 0.5
 
 
 @dataclass
-class Budget:
+class Usage:
+    """What a method used so far: samples, optimizer updates, wall seconds."""
+
     samples: int = 0
     updates: int = 0
     wall_s: float = 0.0
 
 
 class _Clock:
-    """Wall clock that can be paused (during on_eval)."""
+    """Wall clock of a run; evaluations (``pause``) count, as for every other method."""
 
     def __init__(self) -> None:
         self.t0 = time.perf_counter()
-        self.paused = 0.0
 
     def elapsed(self) -> float:
-        return time.perf_counter() - self.t0 - self.paused
+        return time.perf_counter() - self.t0
 
     def pause(self, fn: Callable[[], None]) -> None:
-        t = time.perf_counter()
         fn()
-        self.paused += time.perf_counter() - t
 
 
 def init_action(K: int) -> np.ndarray:
@@ -98,7 +97,7 @@ class MLPPolicy(nn.Module):
         with torch.no_grad():
             last.weight.mul_(0.01)
             last.bias.copy_(torch.atanh(torch.as_tensor(init_action(K), dtype=torch.float32)))
-        self.budget = Budget()
+        self.budget = Usage()
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return torch.tanh(self.net(obs.float()))
@@ -118,7 +117,7 @@ class Policy:
         self.module = module
 
     @property
-    def budget(self) -> Budget:
+    def budget(self) -> Usage:
         return self.module.budget
 
     def __call__(self, obs: torch.Tensor) -> torch.Tensor:
@@ -140,7 +139,7 @@ def _setup(
     return model, np.random.default_rng(seed)
 
 
-def _progress(b: Budget, steps: int, max_minutes: float | None, clock: _Clock) -> float:
+def _progress(b: Usage, steps: int, max_minutes: float | None, clock: _Clock) -> float:
     """Fraction of the budget used: samples or wall clock, whichever is further along."""
     frac = b.samples / steps
     if max_minutes is not None:
@@ -148,7 +147,7 @@ def _progress(b: Budget, steps: int, max_minutes: float | None, clock: _Clock) -
     return min(1.0, frac)
 
 
-def _done(b: Budget, steps: int, max_minutes: float | None) -> bool:
+def _done(b: Usage, steps: int, max_minutes: float | None) -> bool:
     return b.samples >= steps or (max_minutes is not None and b.wall_s >= 60.0 * max_minutes)
 
 
@@ -338,7 +337,7 @@ def per_state(
     init: torch.Tensor | None = None,
     eval_every: int | None = None,
     on_eval: OnEval | None = None,
-    budget: Budget | None = None,
+    budget: Usage | None = None,
     select: Literal["best_ok", "last"] = "best_ok",
 ) -> torch.Tensor:
     """Gradient ascent on each state's own action, batched; returns actions (n, act_dim).
@@ -366,7 +365,7 @@ def per_state(
     best_a = torch.tanh(z).detach().clone()
     best_p = torch.full((n,), -torch.inf, dtype=torch.float64, device=env.device)
     clock = _Clock()
-    b = budget if budget is not None else Budget()
+    b = budget if budget is not None else Usage()
     next_eval = eval_every or 0
 
     def current(_obs: torch.Tensor | None = None) -> torch.Tensor:

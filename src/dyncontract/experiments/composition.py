@@ -70,12 +70,19 @@ def contract_setting(
     cache_dir: str | os.PathLike | None = None,
     n_states: int | None = None,
     progress: bool = False,
+    split: str = "validation",
 ) -> ContractSetting:
-    """Env + held-out set (exact optima, cached) + evaluator for ``cfg``."""
+    """Env + held-out states of ``split`` (exact optima, cached) + evaluator for ``cfg``.
+
+    ``validation`` states serve learning curves and any tuning or selection; ``test`` states
+    only the final tables.
+    """
     device = torch.device(device)
     base = cfg.scenario_obj()
     env = BatchedContractEnv(base, cfg.env, device=device)
-    held = HeldOutSet.build(base, cfg.env, n=n_states, cache_dir=cache_dir, progress=progress)
+    held = HeldOutSet.build(
+        base, cfg.env, n=n_states, cache_dir=cache_dir, progress=progress, split=split
+    )
     return ContractSetting(env, held, ContractEvaluator(env, held, device))
 
 
@@ -168,8 +175,9 @@ def evaluate_run(
     timing: bool = True,
     cache_dir: str | os.PathLike | None = None,
     eval_action: str | None = None,
+    split: str = "test",
 ) -> dict[str, Any]:
-    """The metrics of ``dyncontract evaluate`` for a run directory."""
+    """The metrics of ``dyncontract evaluate`` for a run directory, on ``split`` states."""
     cfg, meta = load_run(run_dir)
     actor = load_actor(run_dir, device)
     rl = cfg.rl
@@ -181,7 +189,7 @@ def evaluate_run(
         "pruning_ratio": pruning_ratio(actor),
     }
     if is_contract(cfg):
-        setting = contract_setting(cfg, device, cache_dir, n_states=states)
+        setting = contract_setting(cfg, device, cache_dir, n_states=states, split=split)
         if not setting.held.all_optimal:
             raise RunError("held-out set: the exact solver did not reach 'optimal' on every state")
         res = setting.evaluator(actor_policy(act))
@@ -190,6 +198,7 @@ def evaluate_run(
             pol = contract_eval_policy(act, eval_action, rl.eval_samples, setting.env)
             res.update(setting.evaluator.score_actions(pol(setting.evaluator.obs), eval_action))
         out["states"] = states
+        out["split"] = split
         out.update(final_metrics(res))
         small = compact_actor(actor)
         out["compact_max_abs_diff"] = compact_diff(actor, small, setting.evaluator.obs)

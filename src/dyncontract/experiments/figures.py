@@ -22,16 +22,17 @@ from dyncontract.model.scenario import Scenario  # noqa: E402
 COLORS = {
     "edmsac": "tab:red",
     "dmsac": "tab:orange",
+    "gsac": "tab:pink",
     "sac": "tab:blue",
     "td3": "tab:green",
     "ppo": "tab:purple",
+    "direct": "tab:olive",
+    "supervised": "tab:cyan",
     "random": "tab:gray",
     "greedy": "tab:brown",
-    "static": "black",
-    "complete_info": "tab:cyan",
-    "exact_dynamic": "black",
 }
-LEARNING = ("edmsac", "dmsac", "sac", "td3", "ppo")
+#: methods with learning curves (per_state's curve is on test states: not plotted with them)
+LEARNING = ("edmsac", "dmsac", "gsac", "sac", "td3", "ppo", "direct", "supervised")
 
 
 def save(fig: plt.Figure, path_stem: Path) -> list[Path]:
@@ -54,7 +55,7 @@ def save(fig: plt.Figure, path_stem: Path) -> list[Path]:
 
 
 def _ref(
-    reference: dict[str, float], key: str, label: str = "exact static contract", ls: str = "--"
+    reference: dict[str, float], key: str, label: str = "best static contract", ls: str = "--"
 ) -> list[tuple[str, float, str]]:
     """A reference line (label, level, line style) when ``reference`` has ``key``."""
     return [(label, reference[key], ls)] if key in reference else []
@@ -74,8 +75,8 @@ def f1_learning_curves(runs: pd.DataFrame, reference: dict[str, float], stem: Pa
         for ax, (x, y, xl, yl) in zip(axes.ravel(), panels, strict=True):
             cs = curves(runs[runs["method"].isin(LEARNING)] if not runs.empty else runs, x, y)
             for m, c in cs.items():
-                ax.plot(c[x], c["mean"], color=COLORS[m], label=m)
-                ax.fill_between(c[x], c["lo"], c["hi"], color=COLORS[m], alpha=0.2)
+                ax.plot(c[x], c["mean"], color=COLORS.get(m, "gray"), label=m)
+                ax.fill_between(c[x], c["lo"], c["hi"], color=COLORS.get(m, "gray"), alpha=0.2)
             refs = (
                 [("exact dynamic optimum", 1.0, "-"), *_ref(reference, "static_ratio")]
                 if y == "ratio_single"

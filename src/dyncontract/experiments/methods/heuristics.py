@@ -21,7 +21,7 @@ from dyncontract.solvers.reference import first_best_workload
 
 
 def run_random(ctx: MethodContext, seed: int, budget: Budget) -> list[dict[str, Any]]:
-    setting = ctx.setting
+    setting = ctx.test
     g = torch.Generator().manual_seed(seed)
     t0 = time.perf_counter()
     dim = setting.env.act_dim
@@ -34,7 +34,7 @@ def run_random(ctx: MethodContext, seed: int, budget: Budget) -> list[dict[str, 
 
 
 def run_greedy(ctx: MethodContext, seed: int, budget: Budget) -> list[dict[str, Any]]:
-    setting = ctx.setting
+    setting = ctx.test
     if setting.env.mode != "structured":
         raise ValueError("greedy: needs env.action_mode=structured (least payments)")
     t0 = time.perf_counter()

@@ -75,6 +75,7 @@ def run_sb3(algo: str, ctx: MethodContext, seed: int, budget: Budget) -> list[di
     model.learn(total_timesteps=total, callback=Cb(), progress_bar=False)
     if not rows or rows[-1]["step"] != model.num_timesteps:
         evaluate(int(model.num_timesteps))
+    ctx.finish(policy)
     return rows
 
 

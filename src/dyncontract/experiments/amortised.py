@@ -199,9 +199,7 @@ def train_direct(
     return policy
 
 
-def optimum_action(
-    res_contract_T1: np.ndarray, res_contract_T2: np.ndarray, env: BatchedContractEnv
-) -> np.ndarray:
+def optimum_action(T1: np.ndarray, T2: np.ndarray, env: BatchedContractEnv) -> np.ndarray:
     """A contract's workloads as the structured action that decodes to them (act_dim,).
 
     T2 rows are made monotone (running maximum; the exact optimum's rows are, up to solver
@@ -209,8 +207,8 @@ def optimum_action(
     anyway, and a sorted target is easier to regress).
     """
     t_max = env.base.t_max
-    T1 = np.asarray(res_contract_T1, float)
-    T2 = np.maximum.accumulate(np.asarray(res_contract_T2, float), axis=1)
+    T1 = np.asarray(T1, float)
+    T2 = np.maximum.accumulate(np.asarray(T2, float), axis=1)
     if env.cfg.monotone == "both":
         T1 = np.sort(T1)
     a = np.concatenate([T1, T2.ravel()]) / t_max * 2.0 - 1.0

@@ -15,6 +15,7 @@ from dyncontract.model.choice import (
     expected_profit_np,
     expected_profit_under_choice,
     outcome_profits,
+    reference_participation,
     sampled_profit,
     tie_scale,
     tie_tolerance_abs,
@@ -258,3 +259,127 @@ def test_truthfulness_and_sampled_profit() -> None:
     sd = table.reshape(2, -1).std(dim=1)  # crude bound on the per-ES sd
     assert ((samp - exp).abs() <= 4 * sd / np.sqrt(200_000)).all()
     assert not torch.equal(samp, exp)
+
+
+# ---------------------------------------------------------------------------------------------
+# Expected profit under choices: the optimum as a menu, and no menu beats it (issue 10)
+# ---------------------------------------------------------------------------------------------
+def _issue_adversarial(sc: Scenario) -> Contract:
+    """Issue 10's contract: pays nothing for T_max, plus one unbuildable item paying 1e8
+    (with the old menu-relative tolerance ESs accepted losses of ~100: ratio 1.33)."""
+    K = sc.K
+    T1, T2 = np.full(K, sc.t_max), np.full((K, K), sc.t_max)
+    R1, R2 = np.zeros(K), np.zeros((K, K))
+    T2[0, 0], R2[0, 0] = 2 * sc.t_max, 1e8
+    return Contract(T1=T1, R1=R1, T2=T2, R2=R2)
+
+
+def _profit(menus: list[Contract], sc: Scenario, **kw) -> np.ndarray:
+    T1, R1, T2, R2, Q, c, p = _batch(menus, sc)
+    ch = choose(T1, R1, T2, R2, Q, c, sc, tol=tie_tolerance_abs(sc), **kw)
+    return expected_profit_under_choice(ch, T1, R1, T2, R2, p, Q, sc).numpy()
+
+
+def _adversary(sc: Scenario, opt: Contract, rng: np.random.Generator, **kw) -> np.ndarray:
+    """A batched random-search adversary started at the optimum: it perturbs payments and
+    workloads by steps from 1e-6 to 1e-1 (tolerance-sized steps exploit ties) and keeps the
+    best menu; returns the best profit found per round."""
+    best = opt
+    best_val = _profit([opt], sc, **kw)[0]
+    trace = []
+    for _ in range(20):
+        cands = []
+        for _ in range(256):
+            s = 10.0 ** rng.uniform(-6, -1)
+            cands.append(
+                Contract(
+                    T1=np.clip(
+                        best.T1 + rng.normal(0, s, sc.K) * (rng.random() < 0.5), 0, sc.t_max
+                    ),
+                    R1=best.R1 + rng.normal(0, s, sc.K),
+                    T2=np.clip(
+                        best.T2 + rng.normal(0, s, (sc.K, sc.K)) * (rng.random() < 0.5), 0, sc.t_max
+                    ),
+                    R2=best.R2 + rng.normal(0, s, (sc.K, sc.K)),
+                )
+            )
+        vals = _profit(cands, sc, **kw)
+        j = int(np.argmax(vals))
+        if vals[j] > best_val:
+            best, best_val = cands[j], vals[j]
+        trace.append(best_val)
+    return np.asarray(trace)
+
+
+@pytest.mark.parametrize("mode", ["per_period", "ex_ante"])
+def test_optimal_contract_as_menu_earns_the_optimum(mode: str) -> None:
+    """Revelation principle, ties included: the exact optimum offered as a menu earns the
+    exact optimum (1e-6 relative) on the default and random scenarios, both acceptances."""
+    scens = [Scenario.default(participation=mode)]
+    scens += [random_scenario(np.random.default_rng(50 + s), participation=mode) for s in range(6)]
+    for sc in scens:
+        res = solve_dynamic(sc)
+        assert res.optimal
+        for acc in ("own_period", "forward_looking"):
+            got = _profit([res.contract], sc, acceptance=acc)[0]
+            assert got == pytest.approx(res.profit, rel=1e-6)
+        # with tolerance 0 the exact ties of the optimum are broken against it (not vacuous)
+    sc = scens[0]
+    opt = solve_dynamic(sc)
+    T1, R1, T2, R2, Q, c, p = _batch([opt.contract], sc)
+    ch0 = choose(T1, R1, T2, R2, Q, c, sc, tol=0.0)
+    assert not truthfulness(ch0, p, Q)[1].item()
+
+
+@pytest.mark.parametrize("mode", ["per_period", "ex_ante"])
+def test_no_menu_beats_the_optimum(mode: str) -> None:
+    """Random, adversarial (huge, negative, unbuildable items; the issue's contract) and
+    searched menus never earn more than the exact optimum beyond 1e-5 relative."""
+    worst = 0.0
+    for s in range(6):
+        rng = np.random.default_rng(300 + s)
+        sc = (
+            Scenario.default(participation=mode)
+            if s == 0
+            else random_scenario(rng, participation=mode)
+        )
+        opt = solve_dynamic(sc).contract
+        menus = [random_menu(rng, sc, opt) for _ in range(1000)] + [_issue_adversarial(sc)]
+        # the optimum minus a multiple of the tolerance on every payment: the most a tie can give
+        tol = tie_tolerance_abs(sc)
+        for m in (0.5, 1.0, 1.5, 3.0):
+            menus.append(Contract(T1=opt.T1, R1=opt.R1 - m * tol, T2=opt.T2, R2=opt.R2 - m * tol))
+        for acc in ("own_period", "forward_looking"):
+            ref = solve_dynamic(sc.replace(participation=reference_participation(mode, acc)))
+            vals = _profit(menus, sc, acceptance=acc)
+            worst = max(worst, vals.max() / ref.profit - 1.0)
+            assert vals.max() <= ref.profit * (1 + 1e-5), (s, acc, vals.max() / ref.profit)
+            if s < 2:  # a search started at the reference optimum
+                trace = _adversary(sc, ref.contract, rng, acceptance=acc)
+                worst = max(worst, trace[-1] / ref.profit - 1.0)
+                assert trace[-1] <= ref.profit * (1 + 1e-5), (s, acc, trace[-1] / ref.profit)
+                assert trace[-1] >= ref.profit * (1 - 1e-6)  # it did start at the optimum
+    assert worst > 0.0  # the tolerance is exploitable, but only by a hair (< 1e-5)
+
+
+def test_forward_looking_acceptance_is_bounded_by_the_ex_ante_program_not_per_period() -> None:
+    """Under per_period with forward-looking period-1 acceptance a menu can front-load a
+    period-1 loss: it beats the per_period optimum (so that is the wrong bound) and reaches
+    the ex_ante one."""
+    sc = Scenario.default()
+    pp, ea = solve_dynamic(sc), solve_dynamic(sc.replace(participation="ex_ante"))
+    assert ea.profit > pp.profit * 1.001
+    got = _profit([ea.contract], sc, acceptance="forward_looking")[0]
+    assert got == pytest.approx(ea.profit, rel=1e-6)
+    assert _profit([ea.contract], sc, acceptance="own_period")[0] < pp.profit
+
+
+def test_issue_adversarial_contract_earns_nothing_like_the_old_1_33() -> None:
+    sc = Scenario.default()
+    opt = solve_dynamic(sc).profit
+    bad = _issue_adversarial(sc)
+    got = _profit([bad], sc)[0]
+    assert got <= 1e-12  # every ES declines an item that loses it money
+    # under the old menu-relative tolerance (1e-6 * 1e8 = 100) it earned 1.33 x the optimum
+    p1, p2, *_ = _legacy_choice_tables(bad, sc, 1e-6 * 1e8, "own_period", "per_period")
+    assert _legacy_profit(bad, sc, p1, p2) / opt == pytest.approx(1.33, abs=0.01)

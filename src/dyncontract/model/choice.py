@@ -54,6 +54,16 @@ Acceptance = Literal["own_period", "forward_looking"]
 BUILD_RTOL = 1e-12
 
 
+def reference_participation(participation: Participation, acceptance: Acceptance) -> str:
+    """The participation mode of the exact program whose optimum bounds every menu under
+    these rules. ``per_period`` with ``forward_looking`` period-1 acceptance lets an ES take
+    a period-1 loss that its continuation value repays — IR1 becomes V >= 0 while it can
+    still walk away in period 2 (IR2) — which is the ``ex_ante`` program: its optimum, not the
+    ``per_period`` one, is the bound (menus measured to earn up to 0.6 % more than the
+    ``per_period`` optimum there)."""
+    return "ex_ante" if acceptance == "forward_looking" else participation
+
+
 def tie_scale(sc: Scenario) -> float:
     """The scenario's payment scale for ties: ``max(1, alpha ln(1 + beta T_max))``."""
     return max(1.0, float(sc.alpha * math.log1p(sc.beta * sc.t_max)))

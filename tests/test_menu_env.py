@@ -29,8 +29,7 @@ def menu_action(c: Contract, sc: Scenario, env: ContractDesignEnv) -> np.ndarray
     E1 = sc.kappa * c.T1**3 / sc.tau**2
     E2 = sc.kappa * c.T2**3 / sc.tau**2
     U1, U2 = c.R1 - cj * E1, c.R2 - cj[None] * E2
-    hi = K * env.rent_max
-    a1 = (U1 - env.rent1_min) / (hi - env.rent1_min) * 2 - 1
+    a1 = (U1 - env.rent1_min) / (env.rent_max - env.rent1_min) * 2 - 1
     s2 = np.diff(U2, axis=1, prepend=0.0)
     a_T = np.concatenate([c.T1, c.T2.ravel()]) / sc.t_max * 2 - 1
     a_R = np.concatenate([a1, s2.ravel() / env.rent_max * 2 - 1])
@@ -176,7 +175,7 @@ def test_rent_payments_cover_costs_and_grow_with_type() -> None:
     cj = sc.energy_price / sc.theta
     U1 = c.R1 - cj * sc.kappa * c.T1**3 / sc.tau**2
     U2 = c.R2 - cj[None] * sc.kappa * c.T2**3 / sc.tau**2
-    assert (U1 >= 0).all() and (U1 <= sc.K * env.rent_max + 1e-9).all()
+    assert (U1 >= 0).all() and (U1 <= env.rent_max + 1e-9).all()
     assert (U2 >= 0).all() and (np.diff(U2, axis=1) >= 0).all()
     assert (U2 <= sc.K * env.rent_max + 1e-9).all()
     # all rents zero at a = -1: every item pays exactly its intended type's cost

@@ -47,7 +47,7 @@ def menu_payments(
       from a truthful report). Period 2: R2[l, i] = c_i E(T2[l, i]) + s[l, 1] + ... + s[l, i]
       with steps s = rent_max (a + 1) / 2 >= 0 — a cumulative rent, since within a period-2
       menu every implementable contract gives more willing types (weakly) more utility.
-      Period 1: R1_k = c_k E(T1_k) + r_k, one rent per item in [rent1_min, K rent_max]: not
+      Period 1: R1_k = c_k E(T1_k) + r_k, one rent per item in [rent1_min, rent_max]: not
       cumulative, because the optimal period-1 rents are not monotone in the type (rents can
       be paid in period 2 instead; cumulative period-1 rents cost up to 0.4 % of the optimum
       on default states). ``rent1_min`` is 0 where IR1 is U1 >= 0 and may be negative where
@@ -59,8 +59,7 @@ def menu_payments(
         raise ValueError(f"menu_payments: must be 'free' or 'rent', got {payments!r}")
     E1 = kappa * T1**3 / tau**2
     E2 = kappa * T2**3 / tau**2
-    hi = T1.shape[-1] * rent_max
-    R1 = c * E1 + rent1_min + (hi - rent1_min) * (a_r1 + 1.0) / 2.0
+    R1 = c * E1 + rent1_min + (rent_max - rent1_min) * (a_r1 + 1.0) / 2.0
     R2 = c[:, None, :] * E2 + _cumsum(rent_max * (a_r2 + 1.0) / 2.0)
     return R1, R2
 

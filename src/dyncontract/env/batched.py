@@ -56,7 +56,7 @@ class BatchedContractEnv:
         self.r_max = self.cfg.reward_max or float(base.alpha * np.log1p(base.beta * base.t_max))
         self.rent_max = self.cfg.menu_rent_max or self.r_max / self.K
         part = reference_participation(base.participation, self.cfg.menu_acceptance)
-        self.rent1_min = 0.0 if part == "per_period" else -self.K * self.rent_max
+        self.rent1_min = 0.0 if part == "per_period" else -self.rent_max
         self.tol = tie_tolerance_abs(base, self.cfg.tie_tolerance)
         self.menu_population = self.cfg.menu_population or base.n_es
         f64 = dict(dtype=torch.float64, device=self.device)

@@ -71,7 +71,7 @@ class ContractDesignEnv(gym.Env):
         )
         self.rent_max = self.cfg.menu_rent_max or self.r_max / K
         part = reference_participation(self.base.participation, self.cfg.menu_acceptance)
-        self.rent1_min = 0.0 if part == "per_period" else -K * self.rent_max
+        self.rent1_min = 0.0 if part == "per_period" else -self.rent_max
         self.menu_population = self.cfg.menu_population or self.base.n_es
         self._obs: np.ndarray | None = None
 

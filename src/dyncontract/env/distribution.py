@@ -55,7 +55,7 @@ class EnvConfig(BaseModel):
     reward_max: float | None = None
     #: menu mode: payments "rent" = the intended type's cost + a rent (period 2: cumulative
     #: non-negative steps of at most menu_rent_max; period 1: one rent per item in
-    #: [0, K menu_rent_max], from -K menu_rent_max where IR1 is V >= 0), or "free" =
+    #: [0, menu_rent_max], from -menu_rent_max where IR1 is V >= 0), or "free" =
     #: R_max (a + 1) / 2 (R_max = reward_max, default alpha ln(1 + beta T_max)).
     menu_payments: Literal["rent", "free"] = "rent"
     #: menu mode, rent payments: largest rent step (null: R_max / K).

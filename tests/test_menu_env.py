@@ -203,3 +203,59 @@ def test_rent_payments_cover_costs_and_grow_with_type() -> None:
 def test_menu_config_is_validated(kw: dict) -> None:
     with pytest.raises(ValidationError):
         EnvConfig(**kw)
+
+
+# ---------------------------------------------------------------------------------------------
+# Baselines: soft choice, direct_smooth, cma (env/menu_smooth.py)
+# ---------------------------------------------------------------------------------------------
+def test_soft_choice_tends_to_the_hard_choice() -> None:
+    from dyncontract.env.menu_smooth import hard_profit, soft_menu_profit
+
+    _, benv = _env()
+    rng = np.random.default_rng(6)
+    obs = torch.as_tensor(benv.dist.sample(200, rng))
+    act = torch.as_tensor(rng.uniform(-1, 1, (200, benv.act_dim)))
+    hard = hard_profit(benv, obs, act)
+    assert torch.allclose(hard, benv.step(obs, act)["profit"])
+    gaps = [(soft_menu_profit(benv, obs, act, t) - hard).abs().median().item() for t in (1.0, 1e-6)]
+    assert gaps[1] < 1e-6 < gaps[0]
+    # differentiable in the action
+    a = act[:4].clone().requires_grad_(True)
+    soft_menu_profit(benv, obs[:4], a, 0.1).sum().backward()
+    assert a.grad is not None and a.grad.abs().sum() > 0
+
+
+def test_direct_smooth_and_cma_improve_and_stay_below_the_optimum() -> None:
+    pytest.importorskip("cma")
+    from dyncontract.env.menu_smooth import cma_search, direct_smooth, hard_profit
+
+    _, benv = _env()
+    obs = torch.as_tensor(benv.dist.sample(2, np.random.default_rng(7)))
+    opt = np.array([solve_dynamic(s).profit for s in benv.dist.scenarios(obs.numpy())])
+    res = direct_smooth(benv, max_updates=150, amortised=False, states=obs, lr=0.02, eval_every=5)
+    got = hard_profit(benv, obs, res.act(obs)).numpy()
+    assert res.updates == 150 and res.history[-1]["hard_profit"] > res.history[0]["hard_profit"]
+    assert (got / opt > 0.95).all() and (got <= opt * (1 + 1e-5)).all()
+    amo = direct_smooth(benv, max_updates=20, batch=32, hidden=32, eval_every=5, val_obs=obs)
+    got_a = hard_profit(benv, obs, amo.act(obs)).numpy()
+    assert (got_a <= opt * (1 + 1e-5)).all() and amo.samples == 32 * amo.updates
+    c = cma_search(benv, obs[:1], evals=400, seed=1)
+    start = np.zeros(benv.act_dim)
+    start[benv.K + benv.K**2 :] = -0.8
+    p0 = hard_profit(benv, obs[:1], torch.as_tensor(start[None])).item()
+    assert p0 <= c["profit"][0] <= opt[0] * (1 + 1e-5)
+    assert c["profit"][0] == pytest.approx(hard_profit(benv, obs[:1], c["actions"]).item())
+
+
+def test_ex_ante_menu_env_reaches_its_optimum() -> None:
+    """Under ex_ante the optimal period-1 rents can be negative; the rent range covers them."""
+    base = Scenario.default(participation="ex_ante")
+    env = ContractDesignEnv(base, EnvConfig(action_mode="menu"), oracle=True)
+    assert env.rent1_min < 0
+    obs, _ = env.reset(seed=3)
+    sc = env.dist.scenarios(obs[None])[0]
+    c = solve_dynamic(sc).contract
+    cj = sc.energy_price / sc.theta
+    assert (c.R1 - cj * sc.kappa * c.T1**3 / sc.tau**2).min() < -0.1  # negative U1 needed
+    _, _, _, _, info = env.step(menu_action(c, sc, env).astype(np.float32))
+    assert info["optimality_ratio"] == pytest.approx(1.0, abs=1e-5) and info["truthful"]

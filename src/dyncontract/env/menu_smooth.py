@@ -73,6 +73,13 @@ def soft_menu_profit(
     return (p * per_type).sum(-1)
 
 
+@torch.no_grad()
+def hard_profit(benv: BatchedContractEnv, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+    """(n,) expected profit under the hard choice (the env's ``profit``, without the
+    constraint check that ``step`` also runs)."""
+    return benv.menu_outcome(benv.contracts(obs, action))["profit"]
+
+
 class MenuPolicy(nn.Module):
     """State -> menu action in [-1, 1]^d (an MLP with a tanh head)."""
 
@@ -113,7 +120,7 @@ class SmoothResult:
         if self.policy is None:
             assert self.actions is not None
             return self.actions
-        return self.policy(obs.float()).double()
+        return self.policy(obs.double())
 
 
 def direct_smooth(
@@ -132,13 +139,15 @@ def direct_smooth(
     states: torch.Tensor | None = None,
     payment_bias: float = -0.8,
     seed: int = 0,
+    max_updates: int | None = None,
 ) -> SmoothResult:
     """``direct_smooth``: maximise the soft profit by gradient ascent; keep the best iterate
     by the *hard* profit on ``val_obs`` (default: 256 fresh states).
 
     ``amortised=True``: an MLP policy trained on fresh states each step. ``False``: one action
     per row of ``states`` (restarts are rows too), optimised directly. The temperature goes
-    from ``tau0`` to ``tau1`` geometrically over the time budget ``seconds``.
+    from ``tau0`` to ``tau1`` geometrically over the budget: ``max_updates`` gradient steps
+    when given (reproducible), else ``seconds`` of wall time.
     """
     if benv.mode != "menu":
         raise ValueError("direct_smooth: needs env.action_mode=menu")
@@ -173,12 +182,15 @@ def direct_smooth(
     history: list[dict[str, float]] = []
     step = samples = 0
     while True:
-        frac = min(1.0, (time.perf_counter() - t0) / seconds)
+        if max_updates is not None:
+            frac = min(1.0, step / max(1, max_updates))
+        else:
+            frac = min(1.0, (time.perf_counter() - t0) / seconds)
         tau = tau0 * (tau1 / tau0) ** frac
         if step % eval_every == 0 or frac >= 1.0:
             with torch.no_grad():
                 a = actions(v_obs)
-                hard = benv.step(v_obs, a)["profit"]
+                hard = hard_profit(benv, v_obs, a)
             if policy is not None:  # amortised: the iterate with the best mean hard profit
                 val = float(hard.mean())
                 if val > best_val:
@@ -190,7 +202,8 @@ def direct_smooth(
                 best_prof = torch.where(better, hard, best_prof)
                 best_act = torch.where(better[:, None], a, best_act)
                 val = float(best_prof.mean())
-            history.append({"step": step, "tau": tau, "hard_profit": val, "t": frac * seconds})
+            elapsed = time.perf_counter() - t0
+            history.append({"step": step, "tau": tau, "hard_profit": val, "seconds": elapsed})
         if frac >= 1.0:
             break
         obs = v_obs if policy is None else benv.sample_states(batch, rng).double()
@@ -250,7 +263,7 @@ def cma_search(
         while not es.stop():
             X = es.ask()
             A = torch.as_tensor(np.asarray(X))
-            f = benv.step(o.expand(A.shape[0], -1), A)["profit"].numpy()
+            f = hard_profit(benv, o.expand(A.shape[0], -1), A).numpy()
             es.tell(X, (-f).tolist())
             i = int(np.argmax(f))
             if f[i] > best_f:

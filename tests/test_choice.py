@@ -146,7 +146,7 @@ def test_batched_choice_equals_legacy_rules(mode: str, acceptance: str) -> None:
     rare."""
     n_menus = n_same = 0
     n_ties = n_decl = n_lie = 0
-    for s in range(12):
+    for s in range(8):
         rng = np.random.default_rng(100 + s)
         sc = random_scenario(rng, K=int(rng.integers(2, 6)), participation=mode)
         opt = solve_dynamic(sc).contract
@@ -176,7 +176,7 @@ def test_batched_choice_equals_legacy_rules(mode: str, acceptance: str) -> None:
                 n_decl += int((p1 == DECLINE).any() or (p2 == DECLINE).any())
                 n_lie += int((p1 >= 0).any() and (p1 != np.arange(sc.K)).any())
             n_ties += int((np.asarray([len(set(m.T1.tolist())) for m in menus]) < sc.K).sum())
-    assert n_menus >= 3000
+    assert n_menus >= 2400
     assert n_same >= 0.9 * n_menus, (n_same, n_menus)
     # the random menus exercise every branch
     assert n_ties > 100 and n_decl > 100 and n_lie > 100

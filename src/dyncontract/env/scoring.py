@@ -14,7 +14,8 @@ A method hands the evaluator a :class:`ScoredPolicy`:
 **One rule for an infeasible contract** (IR/IC violated, or workloads the least-payment map
 cannot implement): it earns nothing the CS can claim — ratio 0 and profit 0 — and every
 average is over **all** states. In menu mode every menu's profit counts: it is what the ESs'
-own choices bring; the share of types that pick their own item is ``truthful_*``. ``beats_static_best`` is the share of states where the
+own choices bring; the share of types that pick their own item is ``truthful_*``.
+``beats_static_best`` is the share of states where the
 contract is feasible and earns more than the best static contract of that state.
 """
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import random_scenario
+from helpers import random_scenario
 
 from dyncontract.model import Contract, Scenario
 from dyncontract.model.choice import (

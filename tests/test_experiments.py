@@ -73,8 +73,14 @@ def _check_outputs(root: Path) -> pd.DataFrame:
     assert by.loc["exact_dynamic", "ratio_single"] == pytest.approx(1.0)
     # complete info >= dynamic optimum >= static contract, on every held-out state on average
     assert by.loc["complete_info", "ratio_single"] >= 1.0
-    assert by.loc["static", "ratio_single"] <= 1.0
-    assert by.loc["static", "feasible_single"] == 1.0
+    assert by.loc["static_best", "ratio_single"] <= 1.0
+    assert by.loc["static_best", "feasible_single"] == 1.0
+    # the static references in order, as the exact programs guarantee on every state
+    assert (
+        by.loc["static_myopic", "ratio_single"]
+        <= by.loc["static_best", "ratio_single"] + 1e-9
+        <= by.loc["static_redesign", "ratio_single"] + 2e-9
+    )
     # best of 16 never loses to the single action (the single action is a candidate)
     learned = by.dropna(subset=["ratio_best_of_n"])
     assert (learned["ratio_best_of_n"] >= learned["ratio_single"] - 1e-12).all()

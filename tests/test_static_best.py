@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import random_scenario, scenarios
+from helpers import random_scenario, scenarios
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize

@@ -101,10 +101,10 @@ class RLConfig(BaseModel):
     prune_end_frac: float = 0.5  # of the horizon (cubic schedule, Zhu & Gupta 2017)
 
     # --- evaluation / logging ----------------------------------------------------------------
-    #: "best_feasible" (contract env): among the mean action, the noise-free chain and
-    #: eval_samples sampled contracts, deploy the feasible one with the highest CS profit (the
-    #: CS knows its own profit and the IR/IC constraints); on other envs it acts as "mean".
-    eval_action: EvalAction = "best_feasible"
+    #: evaluation action on generic envs (the contract env is scored by its own protocol:
+    #: single action + best of 16). "best_feasible" is an application's selection rule; the
+    #: library treats it as "mean".
+    eval_action: EvalAction = "deterministic"
     eval_samples: PosInt = 8  # samples averaged ("mean") or extra candidates ("best_feasible")
     eval_every_steps: PosInt = 30_000  # a metrics row (with a held-out evaluation) every N steps
     eval_episodes: PosInt = 10  # generic gym envs: episodes per evaluation

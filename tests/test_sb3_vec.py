@@ -96,6 +96,7 @@ def test_sb3_defaults_match_edmsac_updates_per_sample():
     kw = sb3_kwargs("sac", rl, 256)
     assert kw["train_freq"] == 1 and kw["gradient_steps"] == 4 and kw["batch_size"] == 128
     assert kw["gradient_steps"] / 256 == rl.updates_per_iter / rl.num_envs
+    assert kw["learning_starts"] == rl.learning_starts - 1  # SB3: >, EDMSAC: >=
     ppo = sb3_kwargs("ppo", rl, 256)
     assert ppo["n_steps"] * 256 == 4096 and ppo["batch_size"] == 128
 
@@ -112,8 +113,8 @@ def test_off_policy_trains_through_vec_env_with_configured_ratio(tmp_path, algo)
     steps = 200  # vector steps
     model.learn(total_timesteps=steps * n_envs, progress_bar=False)
     assert model.num_timesteps == steps * n_envs
-    # SB3 trains after every vector step once num_timesteps > learning_starts
-    trained = sum(1 for k in range(1, steps + 1) if k * n_envs > starts)
+    # EDMSAC's rule: per_iter updates after every vector step k with k * n_envs >= starts
+    trained = sum(1 for k in range(1, steps + 1) if k * n_envs >= starts)
     assert updates[0] == per_iter * trained
     assert updates[0] == model._n_updates  # SB3's own count (critic gradient steps)
     ratio = updates[0] / (model.num_timesteps - starts)
@@ -127,7 +128,7 @@ def test_run_sb3_rows_report_samples_and_updates(tmp_path):
     rows = run_sb3("sac", ctx, 0, Budget(steps=2048, eval_every_steps=1024))
     assert [r["samples"] for r in rows] == [1024, 2048]
     last = rows[-1]
-    assert last["updates"] == 2 * sum(1 for k in range(1, 65) if 32 * k > 64)
+    assert last["updates"] == 2 * sum(1 for k in range(1, 65) if 32 * k >= 64)
     assert ctx.extras["sb3_n_envs"] == 32 and ctx.extras["sb3_n_updates"] == last["updates"]
     assert 0.0 <= last["optimality_ratio"] <= 1.0 + 1e-9
     # a spec option overrides the equal-footing defaults (here PPO's rollout length)

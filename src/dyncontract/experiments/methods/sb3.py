@@ -43,7 +43,9 @@ def sb3_kwargs(algo: str, rl: RLConfig, n_envs: int) -> dict[str, Any]:
             "train_freq": 1,  # one vector step = n_envs samples
             "gradient_steps": rl.updates_per_iter,
             "batch_size": rl.batch_size,
-            "learning_starts": rl.learning_starts,
+            # SB3 trains once num_timesteps > learning_starts, EDMSAC once step >=
+            # learning_starts: the same vector steps get updates
+            "learning_starts": max(0, rl.learning_starts - 1),
             "buffer_size": rl.buffer_size,
         }
     if algo == "ppo":

@@ -96,20 +96,20 @@ def test_train_and_evaluate_contract_env(tmp_path):
     assert res.exit_code == 0, res.output
     rows = read_metrics(out / "metrics.csv")
     assert len(rows) == 2
-    for k in ("optimality_ratio", "feasible_rate", "prune_ratio", "alpha", "critic_loss"):
+    for k in ("ratio_single", "ratio_best_of_n", "feasible_single", "prune_ratio", "alpha"):
         assert k in rows[-1]
-    assert 0.0 <= rows[-1]["optimality_ratio"] <= 1.0 + 1e-9
+    assert 0.0 <= rows[-1]["ratio_single"] <= rows[-1]["ratio_best_of_n"] <= 1.0 + 1e-9
     res = runner.invoke(
         app, ["evaluate", str(out), "--states", "12", "--json", str(tmp_path / "c.json")]
     )
     assert res.exit_code == 0, res.output
     data = json.loads((tmp_path / "c.json").read_text())
     for k in (
-        "optimality_ratio_mean",
-        "optimality_ratio_p05",
-        "feasible_rate",
-        "profit_mean",
-        "beats_static_rate",
+        "ratio_single",
+        "ratio_single_p05",
+        "feasible_single",
+        "profit_single",
+        "ratio_best_of_n",
         "compact_max_abs_diff",
     ):
         assert k in data, k

@@ -130,7 +130,8 @@ def test_run_sb3_rows_report_samples_and_updates(tmp_path):
     last = rows[-1]
     assert last["updates"] == 2 * sum(1 for k in range(1, 65) if 32 * k >= 64)
     assert ctx.extras["sb3_n_envs"] == 32 and ctx.extras["sb3_n_updates"] == last["updates"]
-    assert 0.0 <= last["optimality_ratio"] <= 1.0 + 1e-9
+    assert 0.0 <= last["ratio_single"] <= last["ratio_best_of_n"] <= 1.0 + 1e-9
+    assert ctx.final and 0.0 <= ctx.final["ratio_single"] <= 1.0 + 1e-9  # test states
     # a spec option overrides the equal-footing defaults (here PPO's rollout length)
     ctx = MethodContext(cfg, tmp_path / "ppo", options={"n_steps": 8, "n_epochs": 1})
     rows = run_sb3("ppo", ctx, 0, Budget(steps=512, eval_every_steps=512))

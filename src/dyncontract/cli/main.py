@@ -23,6 +23,7 @@ app.command("simulate")(_simulate.simulate_cmd)
 app.command("train")(_train.train)
 app.command("evaluate")(_train.evaluate)
 app.command("reproduce")(_reproduce.reproduce)
+app.command("results")(_reproduce.results)
 
 
 def main() -> None:

@@ -25,6 +25,12 @@ def reproduce(
         str | None, typer.Option(help="Ray cluster address (default: start a local Ray).")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+    export: Annotated[
+        Path | None,
+        typer.Option(
+            "--export", help="Also copy the tables + provenance here (e.g. docs/data/quick)."
+        ),
+    ] = None,
 ) -> None:
     """Run every method of an experiment, then write summary.csv/.md and figures F1–F5.
 
@@ -55,7 +61,33 @@ def reproduce(
     typer.echo(
         f"figures: {rep['figures'][0].parent}/ ({len(rep['figures'])} files: F1–F5, PNG + PDF)"
     )
+    if export is not None:
+        import shlex
+        import sys
+
+        from dyncontract.experiments.results_doc import export as export_tables
+
+        cmd = "dyncontract " + shlex.join(sys.argv[1:])
+        dst = export_tables(Path(out) / exp.name, export, cmd)
+        typer.echo(f"exported: {dst}/ (then: dyncontract results)")
     if failed:
         for r in failed:
             typer.echo(f"failed: {r['task']}: {r['error']}", err=True)
         raise typer.Exit(1)
+
+
+@handles_input_errors
+def results(
+    data: Annotated[Path, typer.Option("--data", help="Folder of exported data.")] = Path(
+        "docs/data"
+    ),
+    out: Annotated[Path, typer.Option("--out", help="The page to write.")] = Path(
+        "docs/results.md"
+    ),
+) -> None:
+    """Regenerate docs/results.md from the committed data under docs/data/."""
+    from dyncontract.experiments.results_doc import render
+
+    if not data.is_dir():
+        raise InputError(f"--data: {data} is not a directory")
+    typer.echo(f"wrote {render(data, out)}")

@@ -111,8 +111,9 @@ def _summary(row: dict[str, Any]) -> str:
     keys = [
         "step",
         "wall_s",
-        "optimality_ratio",
-        "feasible_rate",
+        "ratio_single",
+        "ratio_best_of_n",
+        "feasible_single",
         "return_mean",
         "eval_reward",
         "prune_ratio",
@@ -146,11 +147,15 @@ def evaluate(
         str | None,
         typer.Option(
             "--eval-action",
-            help="Override rl.eval_action: deterministic | mean | sample | best_feasible.",
+            help="Also score this deployment rule: deterministic | mean | sample | best_feasible.",
         ),
     ] = None,
+    split: Annotated[
+        str, typer.Option("--split", help="Held-out states: test (default) | validation.")
+    ] = "test",
 ) -> None:
-    """Score a trained policy: optimality ratio, feasibility, compaction (or mean return)."""
+    """Score a trained policy on test states: ratio (single action; best of 16), feasibility,
+    compaction (or, on other gymnasium envs, the mean return)."""
     from dyncontract.experiments.composition import evaluate_run
     from dyncontract.rl.evaluation import as_json_safe
 
@@ -164,6 +169,8 @@ def evaluate(
     modes = ("deterministic", "mean", "sample", "best_feasible")
     if eval_action is not None and eval_action not in modes:
         raise InputError(f"--eval-action: must be one of {', '.join(modes)}, got {eval_action!r}")
+    if split not in ("test", "validation"):
+        raise InputError(f"--split: must be test or validation, got {split!r}")
     res = evaluate_run(
         run_dir,
         states=states,
@@ -171,6 +178,7 @@ def evaluate(
         device=_device(device),
         timing=not no_timing,
         eval_action=eval_action,
+        split=split,
     )
     res = as_json_safe(res)
     rows = []

@@ -9,12 +9,22 @@ from dyncontract.env.batched import BatchedContractEnv
 from dyncontract.env.contract_env import ContractDesignEnv
 from dyncontract.env.distribution import EnvConfig, MarketStates, ScenarioDistribution
 from dyncontract.env.heldout import HeldOutSet
-from dyncontract.env.scoring import ContractEvaluator, best_feasible, contract_eval_policy
+from dyncontract.env.scoring import (
+    ContractEvaluator,
+    ScoredPolicy,
+    actor_policy,
+    best_feasible,
+    contract_eval_policy,
+    noisy_sampler,
+)
 
 __all__ = [
     "BatchedContractEnv",
     "ContractDesignEnv",
     "ContractEvaluator",
+    "ScoredPolicy",
+    "actor_policy",
+    "noisy_sampler",
     "EnvConfig",
     "HeldOutSet",
     "MarketStates",

@@ -8,6 +8,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -16,7 +17,7 @@ from dyncontract._io import atomic_write
 from dyncontract.env.distribution import EnvConfig, ScenarioDistribution
 from dyncontract.model.scenario import Scenario
 from dyncontract.solvers.exact import OPTIMAL, solve_dynamic
-from dyncontract.solvers.reference import static_contract
+from dyncontract.solvers.reference import static_best, static_contract
 
 CACHE_VERSION = 1
 
@@ -28,29 +29,56 @@ def default_cache_dir() -> Path:
     return Path(root) / "heldout"
 
 
+Split = Literal["validation", "test"]
+SPLITS: tuple[str, ...] = ("validation", "test")
+
+
+def split_seed(cfg: EnvConfig, split: str) -> int:
+    """The seed of a split: ``env.held_out_seed`` (validation) or ``env.test_seed`` (test)."""
+    if split not in SPLITS:
+        raise ValueError(f"split: must be one of {list(SPLITS)}, got {split!r}")
+    return cfg.held_out_seed if split == "validation" else cfg.test_seed
+
+
 @dataclass
 class HeldOutSet:
-    """``obs`` (n, obs_dim) float32; ``optimal_profit``, ``static_profit`` (n,) float64."""
+    """``obs`` (n, obs_dim) float32; ``optimal_profit``, ``static_profit`` (n,) float64.
+
+    ``static_profit`` is the myopic static contract's (``static_contract``),
+    ``static_best_profit`` the best single menu's (``static_best``). ``split`` and ``seed``
+    say which states these are.
+    """
 
     obs: np.ndarray
     optimal_profit: np.ndarray
     static_profit: np.ndarray
     all_optimal: bool
+    split: str = "validation"
+    seed: int | None = None
+    static_best_profit: np.ndarray | None = None
 
     @property
     def n(self) -> int:
         return int(self.obs.shape[0])
 
     @staticmethod
-    def key(base: Scenario, cfg: EnvConfig, n: int, seed: int) -> str:
+    def key(base: Scenario, cfg: EnvConfig, n: int, seed: int, split: str = "validation") -> str:
+        """Cache key. The split enters it except for "validation", whose keys are unchanged
+        from before the split existed (old caches stay valid)."""
         dist_fields = cfg.model_dump(
             mode="json",
             include={"prior_concentration", "persistence_range", "energy_price_range"},
         )
-        blob = json.dumps(
-            [CACHE_VERSION, base.to_config().model_dump(mode="json"), dist_fields, n, seed],
-            sort_keys=True,
-        )
+        parts: list[object] = [
+            CACHE_VERSION,
+            base.to_config().model_dump(mode="json"),
+            dist_fields,
+            n,
+            seed,
+        ]
+        if split != "validation":
+            parts.append(split)
+        blob = json.dumps(parts, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
     @classmethod
@@ -62,22 +90,42 @@ class HeldOutSet:
         seed: int | None = None,
         cache_dir: str | os.PathLike | None = None,
         progress: bool = False,
+        split: Split = "validation",
     ) -> HeldOutSet:
-        """Sample ``n`` states with ``seed`` and solve their exact dynamic and static optima.
+        """Sample ``n`` states of ``split`` and solve their exact dynamic and static optima.
 
-        Results are cached in ``cache_dir`` (default ``$DYNCONTRACT_CACHE`` or
-        ``~/.cache/dyncontract``) under a key of everything that determines them; pass
-        ``cache_dir=False``-like ``""`` to disable caching.
+        ``split="validation"`` (default) uses ``cfg.held_out_seed``, ``"test"`` uses
+        ``cfg.test_seed``; an explicit ``seed`` overrides either. Results are cached in
+        ``cache_dir`` (default ``$DYNCONTRACT_CACHE`` or ``~/.cache/dyncontract``) under a key of
+        everything that determines them; pass ``cache_dir=""`` to disable caching. A cache
+        entry written before ``static_best_profit`` existed is completed and rewritten.
         """
         n = cfg.held_out_states if n is None else n
-        seed = cfg.held_out_seed if seed is None else seed
+        default_seed = split_seed(cfg, split)  # also checks the split's name
+        seed = default_seed if seed is None else seed
         path = None
         if cache_dir != "":
-            path = Path(cache_dir or default_cache_dir()) / f"{cls.key(base, cfg, n, seed)}.npz"
+            key = cls.key(base, cfg, n, seed, split)
+            path = Path(cache_dir or default_cache_dir()) / f"{key}.npz"
             if path.exists():
                 try:
                     with np.load(path) as z:
-                        return cls(z["obs"], z["optimal"], z["static"], bool(z["all_optimal"]))
+                        out = cls(
+                            z["obs"],
+                            z["optimal"],
+                            z["static"],
+                            bool(z["all_optimal"]),
+                            split,
+                            seed,
+                            z["static_best"] if "static_best" in z.files else None,
+                        )
+                    if out.static_best_profit is None:
+                        out.static_best_profit, ok = _static_best(
+                            ScenarioDistribution(base, cfg).scenarios(out.obs), progress
+                        )
+                        out.all_optimal &= ok
+                        out._save(path)
+                    return out
                 except (OSError, KeyError, ValueError):
                     pass  # a damaged cache entry is recomputed
         dist = ScenarioDistribution(base, cfg)
@@ -91,9 +139,32 @@ class HeldOutSet:
             s = static_contract(sc)
             all_opt &= r.status == OPTIMAL and s.status == OPTIMAL
             opt[i], stat[i] = r.profit, s.profit
-        out = cls(obs, opt, stat, bool(all_opt))
+        best, ok = _static_best(scenarios, False)
+        out = cls(obs, opt, stat, bool(all_opt and ok), split, seed, best)
         if path is not None:
-            buf = io.BytesIO()
-            np.savez(buf, obs=obs, optimal=opt, static=stat, all_optimal=all_opt)
-            atomic_write(path, lambda fh: fh.write(buf.getvalue()), mode="wb")
+            out._save(path)
         return out
+
+    def _save(self, path: Path) -> None:
+        buf = io.BytesIO()
+        np.savez(
+            buf,
+            obs=self.obs,
+            optimal=self.optimal_profit,
+            static=self.static_profit,
+            static_best=self.static_best_profit,
+            all_optimal=self.all_optimal,
+            split=self.split,
+            seed=-1 if self.seed is None else self.seed,
+        )
+        atomic_write(path, lambda fh: fh.write(buf.getvalue()), mode="wb")
+
+
+def _static_best(scenarios: list[Scenario], progress: bool) -> tuple[np.ndarray, bool]:
+    prof = np.empty(len(scenarios))
+    ok = True
+    for i, sc in enumerate(tqdm(scenarios, desc="static_best", disable=not progress)):
+        r = static_best(sc)
+        ok &= r.status == OPTIMAL
+        prof[i] = r.profit
+    return prof, bool(ok)

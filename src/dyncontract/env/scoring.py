@@ -1,18 +1,26 @@
-"""Scoring contract policies on held-out market states, and choosing among candidates.
+"""The scoring protocol every method is scored by, on held-out market states, in one place.
 
-* :class:`ContractEvaluator` — optimality ratio of a policy's contracts on a
-  :class:`~dyncontract.env.heldout.HeldOutSet` (an infeasible contract scores ratio 0);
-* :func:`best_feasible` — per state, the most profitable feasible contract among candidates
-  (the CS knows its own profit and the IR/IC constraints);
-* :func:`contract_eval_policy` — the deployment policy of a diffusion actor on the contract
-  env for each ``rl.eval_action`` (``best_feasible`` adds the candidate selection above).
+A method hands the evaluator a :class:`ScoredPolicy`:
 
-A policy maps observations (n, obs_dim) to actions (n, act_dim) in [-1, 1] (torch tensors).
+* ``single(obs) -> actions`` — one action per state, the method's own deterministic output
+  (diffusion learners: the noise-free chain; SB3: ``predict(deterministic=True)``; non-RL
+  baselines: their output). This is the **primary** number everywhere.
+* ``sample(obs, n) -> candidates (n, B, A)`` — the method's own sampling (diffusion chains;
+  SAC's Gaussian; the single action plus Gaussian noise for deterministic methods). For
+  ``best_of_n`` the single action and ``BEST_OF_N - 1`` samples are each scored with the
+  model and the most profitable feasible one is deployed (:func:`best_feasible`): a second
+  column, never the only one.
+
+**One rule for an infeasible contract** (IR/IC violated, or workloads the least-payment map
+cannot implement): it earns nothing the CS can claim — ratio 0 and profit 0 — and every
+average is over **all** states. ``beats_static_best`` is the share of states where the
+contract is feasible and earns more than the best static contract of that state.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -21,8 +29,46 @@ from dyncontract.env.batched import BatchedContractEnv
 from dyncontract.env.heldout import HeldOutSet
 
 Policy = Callable[[torch.Tensor], torch.Tensor]
+Sampler = Callable[[torch.Tensor, int], torch.Tensor]
 #: ``act(obs, mode, n)``: an actor's output in a mode (deterministic | mean | sample).
 ActFn = Callable[[torch.Tensor, str, int], torch.Tensor]
+
+#: Candidates per state in ``best_of_n`` (the single action + 15 samples).
+BEST_OF_N = 16
+#: Gaussian noise (in the [-1, 1] action box) of the samples of deterministic methods.
+NOISE_STD = 0.1
+
+
+@dataclass
+class ScoredPolicy:
+    """A method's policy as the protocol scores it (see the module docstring)."""
+
+    single: Policy
+    sample: Sampler | None = None
+
+    def __call__(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.single(obs)
+
+
+def noisy_sampler(single: Policy, std: float = NOISE_STD, seed: int = 0) -> Sampler:
+    """Samples of a deterministic method: its action plus N(0, std^2) noise, clipped."""
+    gen = torch.Generator().manual_seed(seed)
+
+    def sample(obs: torch.Tensor, n: int) -> torch.Tensor:
+        a = single(obs).to(torch.float64).cpu()
+        z = torch.randn((n, *a.shape), generator=gen, dtype=torch.float64)
+        return (a[None] + std * z).clamp(-1.0, 1.0)
+
+    return sample
+
+
+def actor_policy(act: ActFn, samples_mode: str = "sample") -> ScoredPolicy:
+    """A stochastic actor (diffusion or Gaussian): single = noise-free output; samples = its
+    own samples."""
+    return ScoredPolicy(
+        single=lambda obs: act(obs, "deterministic", 1),
+        sample=lambda obs, n: torch.stack([act(obs, samples_mode, 1) for _ in range(n)]),
+    )
 
 
 @torch.no_grad()
@@ -42,11 +88,9 @@ def best_feasible(
 
 
 def contract_eval_policy(act: ActFn, mode: str, n: int, env: BatchedContractEnv) -> Policy:
-    """The deployment policy for ``rl.eval_action = mode``.
-
-    ``best_feasible``: among the mean action, the noise-free chain and ``n`` sampled contracts,
-    the feasible one with the highest CS profit. Other modes: the actor's output.
-    """
+    """A deployment policy by ``rl.eval_action``: the actor's output, or (``best_feasible``)
+    the most profitable feasible contract among the mean action, the noise-free chain and
+    ``n`` sampled contracts (used by ``evaluate --eval-action`` and the F3 points)."""
     if mode != "best_feasible":
         return lambda obs: act(obs, mode, n)
 
@@ -58,33 +102,59 @@ def contract_eval_policy(act: ActFn, mode: str, n: int, env: BatchedContractEnv)
     return policy
 
 
-class ContractEvaluator:
-    """Optimality ratio of the policy's contracts on a fixed held-out set of market states."""
+def score_profits(
+    profit: np.ndarray, feasible: np.ndarray, held: HeldOutSet, suffix: str
+) -> dict[str, float]:
+    """The protocol's metrics of per-state profits (infeasible: ratio 0, profit 0)."""
+    profit = np.where(feasible, np.asarray(profit, float), 0.0)
+    ratio = profit / np.asarray(held.optimal_profit, float)
+    out = {
+        f"ratio_{suffix}": float(ratio.mean()),
+        f"ratio_{suffix}_p05": float(np.quantile(ratio, 0.05)),
+        f"ratio_{suffix}_median": float(np.median(ratio)),
+        f"feasible_{suffix}": float(np.mean(feasible)),
+        f"profit_{suffix}": float(profit.mean()),
+    }
+    if held.static_best_profit is not None:
+        beats = feasible & (profit > np.asarray(held.static_best_profit) + 1e-9)
+        out[f"beats_static_best_{suffix}"] = float(beats.mean())
+    return out
 
-    def __init__(self, env: BatchedContractEnv, held: HeldOutSet, device: torch.device) -> None:
+
+class ContractEvaluator:
+    """Scores a policy on the held-out states by the protocol (module docstring)."""
+
+    #: the metric progress bars and summaries lead with
+    primary = "ratio_single"
+
+    def __init__(
+        self,
+        env: BatchedContractEnv,
+        held: HeldOutSet,
+        device: torch.device | str = "cpu",
+        best_of: int = BEST_OF_N,
+    ) -> None:
         self.env = env
         self.held = held
+        self.best_of = best_of
         self.obs = torch.as_tensor(held.obs, dtype=torch.float32, device=device)
 
     @torch.no_grad()
     def __call__(self, policy: Policy) -> dict[str, float]:
-        return self.score_actions(policy(self.obs))
+        single = policy(self.obs)
+        res = self.score_actions(single, "single")
+        sampler = getattr(policy, "sample", None)
+        if sampler is not None and self.best_of > 1:
+            cands = sampler(self.obs, self.best_of - 1).to(single.device, single.dtype)
+            chosen = best_feasible(self.env, self.obs, torch.cat([single[None], cands]))
+            res.update(self.score_actions(chosen, "best_of_n"))
+        res["eval_reward"] = float(self.env.step(self.obs, single)["reward"].mean().item())
+        return res
 
     @torch.no_grad()
-    def score_actions(self, act: torch.Tensor) -> dict[str, float]:
+    def score_actions(self, act: torch.Tensor, suffix: str = "single") -> dict[str, float]:
         """Metrics of the actions (n_states, act_dim) taken on the held-out states."""
         out = self.env.step(self.obs, act)
         profit = out["profit"].detach().cpu().numpy()
         feasible = out["feasible"].detach().cpu().numpy()
-        opt = np.asarray(self.held.optimal_profit, float)
-        stat = np.asarray(self.held.static_profit, float)
-        # an infeasible contract earns nothing it can claim: its ratio counts as 0
-        ratio = np.where(feasible, profit / opt, 0.0)
-        return {
-            "optimality_ratio": float(ratio.mean()),
-            "optimality_ratio_p05": float(np.quantile(ratio, 0.05)),
-            "feasible_rate": float(feasible.mean()),
-            "profit_mean": float(profit[feasible].mean()) if feasible.any() else float("nan"),
-            "beats_static_rate": float((feasible & (profit > stat)).mean()),
-            "eval_reward": float(out["reward"].mean().item()),
-        }
+        return score_profits(profit, feasible, self.held, suffix)

@@ -26,6 +26,7 @@ from dyncontract.env import (
     BatchedContractEnv,
     ContractEvaluator,
     HeldOutSet,
+    actor_policy,
     contract_eval_policy,
 )
 from dyncontract.model.scenario import Scenario, persistence_of
@@ -33,7 +34,6 @@ from dyncontract.rl.budget import Budget
 from dyncontract.rl.collectors import BatchedBanditCollector, GymCollector, gym_maker
 from dyncontract.rl.diffusion import DiffusionActor
 from dyncontract.rl.evaluation import (
-    ActFn,
     actor_act_fn,
     compact_diff,
     default_eval_policy,
@@ -64,9 +64,6 @@ class ContractSetting:
     held: HeldOutSet
     evaluator: ContractEvaluator
 
-    def eval_policy(self, act: ActFn, mode: str, n: int):
-        return contract_eval_policy(act, mode, n, self.env)
-
 
 def contract_setting(
     cfg: DyncontractConfig,
@@ -74,12 +71,19 @@ def contract_setting(
     cache_dir: str | os.PathLike | None = None,
     n_states: int | None = None,
     progress: bool = False,
+    split: str = "validation",
 ) -> ContractSetting:
-    """Env + held-out set (exact optima, cached) + evaluator for ``cfg``."""
+    """Env + held-out states of ``split`` (exact optima, cached) + evaluator for ``cfg``.
+
+    ``validation`` states serve learning curves and any tuning or selection; ``test`` states
+    only the final tables.
+    """
     device = torch.device(device)
     base = cfg.scenario_obj()
     env = BatchedContractEnv(base, cfg.env, device=device)
-    held = HeldOutSet.build(base, cfg.env, n=n_states, cache_dir=cache_dir, progress=progress)
+    held = HeldOutSet.build(
+        base, cfg.env, n=n_states, cache_dir=cache_dir, progress=progress, split=split
+    )
     return ContractSetting(env, held, ContractEvaluator(env, held, device))
 
 
@@ -109,9 +113,7 @@ def build_trainer(
         setting = contract_setting(cfg, dev, cache_dir, progress=progress_enabled(quiet))
         collector: Any = BatchedBanditCollector(setting.env, rl.num_envs, dev, rl.actions_per_state)
         evaluator: Any = setting.evaluator
-
-        def eval_policy(act: ActFn):
-            return setting.eval_policy(act, rl.eval_action, rl.eval_samples)
+        eval_policy: Any = actor_policy  # the scoring protocol: single + best_of_n
 
     else:
         make = gym_maker(eid)
@@ -120,7 +122,7 @@ def build_trainer(
             evaluator = GymEvaluator(make, rl.eval_episodes, 10_000 + seed)
         except ValueError as exc:
             raise RunError(str(exc)) from None
-        eval_policy = None  # type: ignore[assignment]
+        eval_policy = None
     return Trainer(
         rl,
         collector,
@@ -162,12 +164,8 @@ def load_run(run_dir: str | os.PathLike) -> tuple[DyncontractConfig, dict[str, A
 
 
 def final_metrics(row: dict[str, Any]) -> dict[str, Any]:
-    """A metrics row as a final result: ``optimality_ratio`` is reported as
-    ``optimality_ratio_mean`` (the mean over held-out states); NaN -> None."""
-    out = {k: v for k, v in row.items() if k not in ("step", "wall_s")}
-    if "optimality_ratio" in out:
-        out["optimality_ratio_mean"] = out.pop("optimality_ratio")
-    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in out.items()}
+    """A metrics row as a final result (NaN -> None)."""
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
 
 
 def evaluate_run(
@@ -178,27 +176,30 @@ def evaluate_run(
     timing: bool = True,
     cache_dir: str | os.PathLike | None = None,
     eval_action: str | None = None,
+    split: str = "test",
 ) -> dict[str, Any]:
-    """The metrics of ``dyncontract evaluate`` for a run directory."""
+    """The metrics of ``dyncontract evaluate`` for a run directory, on ``split`` states."""
     cfg, meta = load_run(run_dir)
     actor = load_actor(run_dir, device)
     rl = cfg.rl
     act = actor_act_fn(actor, device)
-    mode = eval_action or rl.eval_action
     out: dict[str, Any] = {
         "run_dir": str(run_dir),
         "env_id": env_id(cfg),
         "algo": rl.algo,
-        "eval_action": mode,
         "pruning_ratio": pruning_ratio(actor) if isinstance(actor, DiffusionActor) else 0.0,
     }
     if is_contract(cfg):
-        setting = contract_setting(cfg, device, cache_dir, n_states=states)
+        setting = contract_setting(cfg, device, cache_dir, n_states=states, split=split)
         if not setting.held.all_optimal:
             raise RunError("held-out set: the exact solver did not reach 'optimal' on every state")
-        res = setting.evaluator(setting.eval_policy(act, mode, rl.eval_samples))
+        res = setting.evaluator(actor_policy(act))
         res.pop("eval_reward", None)
+        if eval_action is not None:  # an extra deployment rule, reported beside the protocol
+            pol = contract_eval_policy(act, eval_action, rl.eval_samples, setting.env)
+            res.update(setting.evaluator.score_actions(pol(setting.evaluator.obs), eval_action))
         out["states"] = states
+        out["split"] = split
         out.update(final_metrics(res))
         if isinstance(actor, DiffusionActor):
             small = compact_actor(actor)
@@ -221,7 +222,7 @@ def evaluate_run(
     else:
         n = episodes or rl.eval_episodes
         ev = GymEvaluator(gym_maker(env_id(cfg)), n, 10_000 + int(meta.get("seed", 0)))
-        res = ev(default_eval_policy(act, mode, rl.eval_samples))
+        res = ev(default_eval_policy(act, eval_action or rl.eval_action, rl.eval_samples))
         out["episodes"] = n
         out["return_mean"] = res["return_mean"]
     return out

@@ -22,16 +22,17 @@ from dyncontract.model.scenario import Scenario  # noqa: E402
 COLORS = {
     "edmsac": "tab:red",
     "dmsac": "tab:orange",
+    "gsac": "tab:pink",
     "sac": "tab:blue",
     "td3": "tab:green",
     "ppo": "tab:purple",
+    "direct": "tab:olive",
+    "supervised": "tab:cyan",
     "random": "tab:gray",
     "greedy": "tab:brown",
-    "static": "black",
-    "complete_info": "tab:cyan",
-    "exact_dynamic": "black",
 }
-LEARNING = ("edmsac", "dmsac", "sac", "td3", "ppo")
+#: methods with learning curves (per_state's curve is on test states: not plotted with them)
+LEARNING = ("edmsac", "dmsac", "gsac", "sac", "td3", "ppo", "direct", "supervised")
 
 
 def save(fig: plt.Figure, path_stem: Path) -> list[Path]:
@@ -54,7 +55,7 @@ def save(fig: plt.Figure, path_stem: Path) -> list[Path]:
 
 
 def _ref(
-    reference: dict[str, float], key: str, label: str = "exact static contract", ls: str = "--"
+    reference: dict[str, float], key: str, label: str = "best static contract", ls: str = "--"
 ) -> list[tuple[str, float, str]]:
     """A reference line (label, level, line style) when ``reference`` has ``key``."""
     return [(label, reference[key], ls)] if key in reference else []
@@ -64,21 +65,21 @@ def f1_learning_curves(runs: pd.DataFrame, reference: dict[str, float], stem: Pa
     """Profit and optimality ratio vs environment steps and vs wall time, bands over seeds."""
     fig, axes = plt.subplots(2, 2, figsize=(11, 8))
     panels = [
-        ("step", "profit_mean", "environment steps (samples)", "CS profit per ES"),
-        ("step", "optimality_ratio", "environment steps (samples)", "optimality ratio"),
-        ("wall_s", "profit_mean", "wall time (s)", "CS profit per ES"),
-        ("wall_s", "optimality_ratio", "wall time (s)", "optimality ratio"),
+        ("step", "profit_single", "environment steps (samples)", "CS profit per ES"),
+        ("step", "ratio_single", "environment steps (samples)", "optimality ratio (single)"),
+        ("wall_s", "profit_single", "wall time (s)", "CS profit per ES"),
+        ("wall_s", "ratio_single", "wall time (s)", "optimality ratio (single)"),
     ]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         for ax, (x, y, xl, yl) in zip(axes.ravel(), panels, strict=True):
             cs = curves(runs[runs["method"].isin(LEARNING)] if not runs.empty else runs, x, y)
             for m, c in cs.items():
-                ax.plot(c[x], c["mean"], color=COLORS[m], label=m)
-                ax.fill_between(c[x], c["lo"], c["hi"], color=COLORS[m], alpha=0.2)
+                ax.plot(c[x], c["mean"], color=COLORS.get(m, "gray"), label=m)
+                ax.fill_between(c[x], c["lo"], c["hi"], color=COLORS.get(m, "gray"), alpha=0.2)
             refs = (
                 [("exact dynamic optimum", 1.0, "-"), *_ref(reference, "static_ratio")]
-                if y == "optimality_ratio"
+                if y == "ratio_single"
                 else [
                     *_ref(reference, "optimal_profit", "exact dynamic optimum", "-"),
                     *_ref(reference, "static_profit"),
@@ -86,7 +87,7 @@ def f1_learning_curves(runs: pd.DataFrame, reference: dict[str, float], stem: Pa
             )
             for label, level, ls in refs:
                 ax.axhline(level, color="black", lw=1, ls=ls, label=label)
-            if y == "optimality_ratio":
+            if y == "ratio_single":
                 ax.set_ylim(max(0.0, ax.get_ylim()[0]), 1.01)
             else:
                 # seed bands can be wide with few seeds: keep the axis on the means
@@ -210,7 +211,7 @@ def f4_ablations(runs: pd.DataFrame, stem: Path) -> list[Path]:
         if not runs.empty and "param" in runs:
             d = runs[runs.get("param") == param]
             if not d.empty:
-                g = d.groupby("value")["optimality_ratio_mean"]
+                g = d.groupby("value")["ratio_single"]
                 mean, sd = g.mean(), g.std(ddof=1).fillna(0.0)
                 ax.errorbar(
                     mean.index.astype(float),

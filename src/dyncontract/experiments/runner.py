@@ -4,7 +4,7 @@ Each task runs one registry method (:mod:`dyncontract.experiments.methods`) and 
 its own run directory ``OUT/<experiment>/<group>/<seed>/`` (file names: ``rl.rundir``):
 
     config.yaml   the resolved config of the run
-    metrics.csv   the method's metrics rows (step, wall_s, samples, updates, optimality_ratio, ...)
+    metrics.csv   the method's metrics rows (step, wall_s, samples, updates, ratio_single, ...)
     eval.json     the final evaluation (the last row, plus the method's extras)
     DONE          written last (atomically): the run is complete
 
@@ -89,8 +89,15 @@ def run_task(task: Task, out: str, threads: int = 1, options: dict[str, Any] | N
     ctx = MethodContext(cfg, d, heldout_cache(out, task.experiment), dict(options or {}))
     rows = method.run(ctx, task.seed, task.budget)
     run.write_metrics(rows)
-    final = final_metrics(rows[-1])
-    final["steps"] = int(rows[-1]["step"])
+    if not ctx.final:
+        raise RuntimeError(f"method {task.method} did not score its final policy on test states")
+    last = rows[-1]
+    final = final_metrics(
+        {"samples": last.get("samples", last["step"]), "updates": last.get("updates", 0)}
+        | ctx.final
+    )
+    final["steps"] = int(last["step"])
+    final["split"] = "test"
     final.update(ctx.extras)
     final["train_wall_s"] = time.perf_counter() - t0
     final.update({"method": task.method, "seed": task.seed, "group": task.group})
@@ -133,11 +140,13 @@ def execute(
         f"{spec.name}: {len(tasks)} runs, {len(tasks) - len(todo)} already finished, "
         f"{len(todo)} to run on {backend} with {workers} worker(s)"
     )
-    # the held-out optima are solved once, before the workers start
+    # the held-out optima (validation and test states) are solved once, before the workers
     if tasks:
-        contract_setting(
-            spec.base_config(), cache_dir=heldout_cache(out, spec.name), progress=progress
-        )
+        for split in ("validation", "test"):
+            contract_setting(
+                spec.base_config(), cache_dir=heldout_cache(out, spec.name), progress=progress,
+                split=split,
+            )  # fmt: skip
     if not todo:
         return []
     bar = tqdm(total=len(todo), desc=f"{spec.name} runs", disable=not progress, unit="run")

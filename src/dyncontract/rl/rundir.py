@@ -35,19 +35,15 @@ RUN_JSON = "run.json"
 METRICS = "metrics.csv"
 CHECKPOINT = "checkpoint.pt"
 
-#: Columns of metrics.csv, in order (a learner may add more after these).
+#: The trainer's columns of metrics.csv, in order; the evaluator's metrics follow.
 METRIC_COLUMNS = [
     "step",
     "wall_s",
+    "samples",
     "updates",
     "reward",
     "train_feasible_rate",
     "eval_reward",
-    "optimality_ratio",
-    "optimality_ratio_p05",
-    "feasible_rate",
-    "profit_mean",
-    "beats_static_rate",
     "return_mean",
     "prune_ratio",
     "alpha",
@@ -58,7 +54,7 @@ METRIC_COLUMNS = [
     "lr_factor",
 ]
 #: Integer columns (parsed as int when read back).
-INT_COLUMNS = ("step", "updates")
+INT_COLUMNS = ("step", "samples", "updates")
 
 CHECKPOINT_FORMAT = "dyncontract-edmsac-checkpoint"
 CHECKPOINT_VERSION = 1

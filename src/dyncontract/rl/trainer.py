@@ -154,6 +154,7 @@ class Trainer:
         row: dict[str, Any] = {
             "step": self.step,
             "wall_s": round(elapsed, 3),
+            "samples": self.step,
             "updates": self.agent.n_updates,
             "reward": self.w_reward / n if n else math.nan,
             "train_feasible_rate": self.w_feasible / n
@@ -211,6 +212,18 @@ class Trainer:
         self.rows = [r for r in self.run.read_metrics() if r["step"] <= self.step]
         self.run.write_metrics(self.rows)
         self.collector.reset(self.seed + self.step)
+
+    def _postfix(self, row: dict[str, Any]) -> dict[str, str]:
+        """Progress-bar summary: the evaluator's primary metric, alpha and pruning."""
+        primary = getattr(self.evaluator, "primary", "eval_reward")
+        out = {}
+        for k, name in ((primary, "eval"), ("return_mean", "ret"), ("alpha", "alpha")):
+            v = row.get(k)
+            if isinstance(v, float) and not math.isnan(v):
+                out[name] = f"{v:.4g}"
+        if self.agent.pruner is not None:
+            out["prune"] = f"{row['prune_ratio']:.2f}"
+        return out
 
     def _checkpoint(self, elapsed: float) -> None:
         self.save(elapsed)
@@ -270,7 +283,7 @@ class Trainer:
                         self.next_eval += budget.eval_every_steps
                     row = self.log_row(elapsed)
                     last_logged = self.step
-                    bar.set_postfix(_postfix(row), refresh=False)
+                    bar.set_postfix(self._postfix(row), refresh=False)
                     if self.step >= self.next_ckpt:
                         while self.next_ckpt <= self.step:
                             self.next_ckpt += rl.checkpoint_every_steps
@@ -282,20 +295,3 @@ class Trainer:
         finally:
             bar.close()
         return self.rows
-
-
-def _postfix(row: dict[str, Any]) -> dict[str, str]:
-    out = {}
-    for k, name in (
-        ("optimality_ratio", "ratio"),
-        ("return_mean", "ret"),
-        ("eval_reward", "eval"),
-        ("alpha", "alpha"),
-        ("prune_ratio", "prune"),
-    ):
-        v = row.get(k)
-        if isinstance(v, float) and not math.isnan(v):
-            out[name] = f"{v:.4g}"
-            if k in ("optimality_ratio", "return_mean"):
-                out.pop("eval", None)
-    return out

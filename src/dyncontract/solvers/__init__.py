@@ -19,6 +19,7 @@ from dyncontract.solvers.reference import (
     complete_info,
     first_best_workload,
     solve_references,
+    static_best,
     static_contract,
     static_redesign,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "solve_dynamic",
     "solve_menu",
     "solve_references",
+    "static_best",
     "static_contract",
     "static_redesign",
 ]

@@ -1,4 +1,4 @@
-"""Reference contracts (model.md §6): static, static-redesigned, complete information.
+"""Reference contracts (model.md §6): static (myopic and best), static-redesigned, complete info.
 
 Every function returns a :class:`~dyncontract.solvers.exact.SolveResult` whose contract is a
 *dynamic* contract (T1, R1, T2, R2), so each can be checked and simulated like any other.
@@ -68,6 +68,31 @@ def static_contract(sc: Scenario) -> SolveResult:
     return SolveResult(m.status, profit, contract, m.solve_seconds, "static")
 
 
+def static_best(sc: Scenario) -> SolveResult:
+    """The best single menu offered unchanged in both periods (exact; a convex program).
+
+    With one menu {(T_j, R_j)} in both periods (T2[l, i] = T_i, R2[l, i] = R_i for every
+    history l) the dynamic constraints collapse to those of one single-period menu:
+
+    * IC2 after any history and IR2 are the menu's own IC and IR (U_i >= 0);
+    * the continuation value delta sum_i Q[k, i] U_i of a type-k ES does not depend on its
+      period-1 report, so IC1 is the menu's single-period IC;
+    * IR2 gives U >= 0, which implies IR1 in both participation modes (per_period U1 = U >= 0,
+      ex_ante V_k = U_k + delta sum_i Q[k, i] U_i >= 0): the mode does not change the program.
+
+    The profit is sum_k p_k (G_k - R_k) + delta sum_i (pQ)_i (G_i - R_i), i.e. the single-period
+    screening objective with weights w = p + delta pQ (not normalised). So the optimum is
+    :func:`~dyncontract.solvers.exact.solve_menu` with those weights, exactly. It is at least as
+    good as :func:`static_contract` (the p-optimal menu is feasible here) and at most as good as
+    :func:`static_redesign` (which may use a second menu).
+    """
+    w = sc.prior + sc.discount * sc.period2_prior
+    m = solve_menu(sc, w)
+    contract = Contract.single_period(m.T, m.R) if np.all(np.isfinite(m.T)) else None
+    profit = expected_profit(contract, sc) if contract is not None else float("nan")
+    return SolveResult(m.status, profit, contract, m.solve_seconds, "static-best")
+
+
 def static_redesign(sc: Scenario) -> SolveResult:
     """An optimal menu for p in period 1 and another for pQ in period 2 (two contracting rounds)."""
     m1 = solve_menu(sc, sc.prior)
@@ -112,7 +137,11 @@ class References:
 
 
 def solve_references(sc: Scenario, **dynamic_kwargs: object) -> References:
-    """Dynamic optimum and the three reference contracts for one scenario."""
+    """Dynamic optimum and the three reference contracts for one scenario.
+
+    ``static_best`` is not part of this bundle (its consumers, e.g. the CLI table, expect
+    exactly these fields); call :func:`static_best` directly.
+    """
     return References(
         dynamic=solve_dynamic(sc, **dynamic_kwargs),  # type: ignore[arg-type]
         static=static_contract(sc),

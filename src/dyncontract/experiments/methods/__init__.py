@@ -7,7 +7,7 @@ function plus one line here. Order = the order of tables (learners first).
 
 from __future__ import annotations
 
-from dyncontract.experiments.methods import exact, heuristics, sb3
+from dyncontract.experiments.methods import amortised, exact, heuristics, sb3
 from dyncontract.experiments.methods.base import Method, MethodContext
 from dyncontract.experiments.methods.diffusion import run_diffusion
 
@@ -19,9 +19,14 @@ METHODS: dict[str, Method] = {
         Method("sac", sb3.run_sac),
         Method("td3", sb3.run_td3),
         Method("ppo", sb3.run_ppo),
+        Method("direct", amortised.run_direct),
+        Method("supervised", amortised.run_supervised),
+        Method("per_state", amortised.run_per_state),
         Method("random", heuristics.run_random),
         Method("greedy", heuristics.run_greedy, seedless=True),
-        Method("static", exact.run_static, seedless=True),
+        Method("static_myopic", exact.run_static_myopic, seedless=True),
+        Method("static_best", exact.run_static_best, seedless=True),
+        Method("static_redesign", exact.run_static_redesign, seedless=True),
         Method("complete_info", exact.run_complete_info, seedless=True),
         Method("exact_dynamic", exact.run_exact_dynamic, seedless=True),
     )

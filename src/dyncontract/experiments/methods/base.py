@@ -1,6 +1,8 @@
 """What every method of an experiment is: a name, a ``run(ctx, seed, budget) -> rows``
 function and a few flags. Rows are metrics rows (``step``, ``wall_s``, ``samples``,
-``updates`` and the evaluator's metrics); the last row is the method's final result."""
+``updates`` and the evaluator's metrics on the **validation** states: learning curves); a
+method ends by scoring its final policy on the **test** states with ``ctx.finish`` — those
+are the numbers of the final tables."""
 
 from __future__ import annotations
 
@@ -27,11 +29,23 @@ class MethodContext:
     cache_dir: Path | None = None
     options: dict[str, Any] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
+    #: the final scores on the test states (set by :meth:`finish`)
+    final: dict[str, Any] = field(default_factory=dict)
 
     @cached_property
     def setting(self) -> ContractSetting:
-        """The contract env, held-out states and evaluator every method is scored with."""
+        """The contract env, validation states and evaluator: learning curves, selection."""
         return contract_setting(self.cfg, "cpu", self.cache_dir)
+
+    @cached_property
+    def test(self) -> ContractSetting:
+        """The same env on the test states: the final tables only."""
+        return contract_setting(self.cfg, "cpu", self.cache_dir, split="test")
+
+    def finish(self, policy: Any) -> dict[str, Any]:
+        """Score the method's final policy (a ScoredPolicy or policy) on the test states."""
+        self.final = self.test.evaluator(policy)
+        return self.final
 
 
 RunFn = Callable[[MethodContext, int, Budget], list[dict[str, Any]]]
@@ -57,7 +71,8 @@ class Method:
 
 
 def one_row(ctx: MethodContext, t0: float, ev: dict[str, float], **extra: Any) -> list[dict]:
-    """The single metrics row of a method that does not learn (step 0)."""
-    return [
-        {"step": 0, "wall_s": time.perf_counter() - t0, "samples": 0, "updates": 0, **extra, **ev}
-    ]
+    """The single metrics row of a method that does not learn (step 0), scored on the test
+    states (``ev``), which are also its final result."""
+    ctx.final = dict(ev)
+    wall = time.perf_counter() - t0
+    return [{"step": 0, "wall_s": wall, "samples": 0, "updates": 0, **extra, **ev}]

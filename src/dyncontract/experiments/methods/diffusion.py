@@ -13,12 +13,16 @@ from dyncontract.rl.rundir import RunDir
 
 
 def run_diffusion(ctx: MethodContext, seed: int, budget: Budget) -> list[dict[str, Any]]:
-    """Train (resuming from a checkpoint if one is there), then time the deployed actor."""
+    """Train (resuming from a checkpoint if one is there; curves on validation states), then
+    score the final actor on the test states and time it."""
     resume = RunDir(ctx.run_dir).checkpoint.exists()
     rows = train_run(
         ctx.cfg, ctx.run_dir, budget, resume=resume, seed=seed, quiet=True, cache_dir=ctx.cache_dir
     )
-    ev = evaluate_run(ctx.run_dir, states=ctx.cfg.env.held_out_states, cache_dir=ctx.cache_dir)
+    ev = evaluate_run(
+        ctx.run_dir, states=ctx.cfg.env.held_out_states, cache_dir=ctx.cache_dir, split="test"
+    )
+    ctx.final = {k: ev[k] for k in ev if k.startswith(("ratio_", "feasible_", "profit_", "beats_"))}
     last = rows[-1]
     upd = last.get("updates") or 0
     ctx.extras.update(

@@ -16,8 +16,9 @@ Budget: the same environment-sample cap and wall-clock cap as the diffusion lear
 evaluations every ``eval_every_steps`` samples and every tenth of the time budget. Every row
 reports ``samples`` (SB3's ``num_timesteps``) and ``updates``: gradient steps of the critic
 (SAC, TD3; EDMSAC counts its critic updates the same way) or of the policy-value network
-(PPO, every minibatch of every epoch), counted on the optimiser itself. Scored by the held-out
-evaluator: ``predict(deterministic=True)``, one action per state.
+(PPO, every minibatch of every epoch), counted on the optimiser itself. Scored by the
+protocol of :mod:`dyncontract.env.scoring`: single = ``predict(deterministic=True)``;
+best_of_n samples = SAC's own Gaussian, the action plus Gaussian noise for TD3 and PPO.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 
 import torch
 
+from dyncontract.env import ScoredPolicy, noisy_sampler
 from dyncontract.env.sb3_vec import BatchedContractVecEnv
 from dyncontract.experiments.methods.base import MethodContext
 from dyncontract.rl.budget import Budget
@@ -96,9 +98,20 @@ def run_sb3(algo: str, ctx: MethodContext, seed: int, budget: Budget) -> list[di
     max_samples = budget.steps
     on_policy = algo == "ppo"  # SAC/TD3 stop at total_timesteps after that step's updates
 
-    def policy(obs: torch.Tensor) -> torch.Tensor:
-        act, _ = model.predict(obs.cpu().numpy(), deterministic=True)
+    def predict(obs: torch.Tensor, deterministic: bool) -> torch.Tensor:
+        act, _ = model.predict(obs.cpu().numpy(), deterministic=deterministic)
         return torch.as_tensor(act, dtype=torch.float64)
+
+    def single(obs: torch.Tensor) -> torch.Tensor:
+        return predict(obs, True)
+
+    # best_of_n samples: SAC's own Gaussian; TD3 and PPO: the action plus Gaussian noise
+    sampler = (
+        (lambda obs, n: torch.stack([predict(obs, False) for _ in range(n)]))
+        if algo == "sac"
+        else noisy_sampler(single, seed=seed)
+    )
+    policy = ScoredPolicy(single, sampler)
 
     def evaluate(step: int) -> None:
         wall = time.perf_counter() - t0
@@ -135,6 +148,7 @@ def run_sb3(algo: str, ctx: MethodContext, seed: int, budget: Budget) -> list[di
     if not rows or rows[-1]["step"] != model.num_timesteps:
         evaluate(int(model.num_timesteps))
     ctx.extras.update(sb3_n_envs=model.n_envs, sb3_n_updates=int(model._n_updates))
+    ctx.finish(policy)
     return rows
 
 

@@ -16,7 +16,7 @@ from dyncontract.model.contract import Contract, expected_profit
 from dyncontract.solvers import solve_dynamic, static_contract
 
 
-@pytest.mark.parametrize("mode", ["structured", "raw"])
+@pytest.mark.parametrize("mode", ["structured", "raw", "menu"])
 def test_env_checkers(mode: str) -> None:
     env = gym.make("dyncontract/ContractDesign-v0", action_mode=mode)
     gym_check_env(env.unwrapped, skip_render_check=True)
@@ -27,7 +27,7 @@ def test_registered_on_import() -> None:
     assert "dyncontract/ContractDesign-v0" in gym.registry
 
 
-@pytest.mark.parametrize("mode", ["structured", "raw"])
+@pytest.mark.parametrize("mode", ["structured", "raw", "menu"])
 def test_batched_equals_gymnasium(mode: str) -> None:
     env = ContractDesignEnv(action_mode=mode)
     benv = BatchedContractEnv(Scenario.default(), EnvConfig(), action_mode=mode)

@@ -448,3 +448,63 @@ def test_framework_config_rejects_bad_values(override: str, field: str) -> None:
     msg = str(err.value)
     assert msg.startswith(f"{field}: "), msg
     assert "\n" not in msg
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 10: the tie tolerance is a scale of the scenario, and no contract beats the optimum
+# ---------------------------------------------------------------------------------------------
+def _issue10_contract(sc: Scenario) -> Contract:
+    """Pays nothing for T_max, plus one unbuildable item that pays 1e8."""
+    K = sc.K
+    T2, R2 = np.full((K, K), sc.t_max), np.zeros((K, K))
+    T2[0, 0], R2[0, 0] = 2 * sc.t_max, 1e8
+    return Contract(T1=np.full(K, sc.t_max), R1=np.zeros(K), T2=T2, R2=R2)
+
+
+def test_huge_unbuildable_item_does_not_inflate_the_tolerance(sc, optimal) -> None:
+    bad = _issue10_contract(sc)
+    res = simulate(bad, sc, n_es=5000, seed=1)
+    s = res.summary
+    # the tolerance is 1e-6 * alpha ln(1 + beta T_max) whatever the menu pays
+    assert s["tie_tolerance_abs"] == pytest.approx(1e-6 * sc.alpha * np.log1p(sc.beta * sc.t_max))
+    assert choice_tables(optimal, sc).tol == s["tie_tolerance_abs"]
+    # every ES declines an item that loses it money (before: ratio 1.33 of the optimum)
+    assert s["declined_by_period"]["1"] == 5000
+    assert s["realized_profit_per_es"] == 0.0
+    assert s["realized_profit_per_es"] <= solve_dynamic(sc).profit
+
+
+@pytest.mark.parametrize("mode", ["per_period", "ex_ante"])
+def test_simulated_profit_never_beats_the_optimum(mode, sc, sc_ex) -> None:
+    """Random and adversarial contracts: the simulator's exact behavioural profit and its
+    realised profit (within 4 SE) stay below the exact optimum (1e-5 relative)."""
+    from dyncontract.model.choice import reference_participation
+
+    scen = sc if mode == "per_period" else sc_ex
+    rng = np.random.default_rng(7)
+    opt = solve_dynamic(scen)
+    c = opt.contract
+    tol = 1e-6 * scen.alpha * np.log1p(scen.beta * scen.t_max)
+    menus = [_issue10_contract(scen)]
+    menus += [_with(c, R1=c.R1 - m * tol, R2=c.R2 - m * tol) for m in (0.5, 1.0, 3.0)]
+    for _ in range(60):
+        s = 10.0 ** rng.uniform(-6, 0)
+        menus.append(
+            Contract(
+                T1=np.clip(c.T1 + rng.normal(0, 10 * s, sc.K), 0, sc.t_max),
+                R1=c.R1 + rng.normal(0, s, sc.K),
+                T2=np.clip(c.T2 + rng.normal(0, 10 * s, (sc.K, sc.K)), 0, sc.t_max),
+                R2=c.R2 + rng.normal(0, s, (sc.K, sc.K)),
+            )
+        )
+    for acc in ("own_period", "forward_looking"):
+        ref = solve_dynamic(scen.replace(participation=reference_participation(mode, acc)))
+        fw = FrameworkConfig(period1_acceptance=acc)
+        for m in menus:
+            r = simulate(m, scen, fw, n_es=2000, seed=3).summary
+            assert r["expected_profit_per_es_behavioural"] <= ref.profit * (1 + 1e-5)
+            se = r["realized_profit_se"]
+            assert r["realized_profit_per_es"] <= ref.profit * (1 + 1e-5) + 4 * se
+    # the optimum itself is realised exactly in expectation (ties go to the truthful item)
+    r = simulate(c, scen, n_es=2000, seed=3).summary
+    assert r["expected_profit_per_es_behavioural"] == pytest.approx(opt.profit, rel=1e-6)

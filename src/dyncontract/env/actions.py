@@ -4,6 +4,10 @@
   workloads row by row (history k, report i); T = T_max (a + 1) / 2. Rewards come from the
   least-payment map.
 * raw: d = 2K + 2K^2: the structured part, then R1 (K) and R2 (K^2), R = R_max (a + 1) / 2.
+* menu: d = 2K + 2K^2, the layout of raw; the workloads are not sorted and the payments come
+  from :func:`menu_payments`: ``free`` (R = R_max (a + 1) / 2) or ``rent`` (R = the cost of
+  the item's intended type + a rent: cumulative non-negative steps in period 2, one rent per
+  item in period 1). The ESs then choose from the menu (:mod:`dyncontract.model.choice`).
 
 Works on numpy arrays and torch tensors with a leading batch dimension.
 """
@@ -17,6 +21,49 @@ import numpy as np
 from dyncontract._arrays import is_torch
 
 
+def _cumsum(x: Any) -> Any:
+    return x.cumsum(dim=-1) if is_torch(x) else np.cumsum(x, axis=-1)
+
+
+def menu_payments(
+    a_r1: Any,
+    a_r2: Any,
+    T1: Any,
+    T2: Any,
+    c: Any,
+    kappa: float,
+    tau: float,
+    payments: str,
+    r_max: float,
+    rent_max: float,
+    rent1_min: float = 0.0,
+) -> tuple[Any, Any]:
+    """Menu-mode payments from the payment part of the action (numpy or torch, batched).
+
+    ``a_r1`` (n, K) and ``a_r2`` (n, K, K) in [-1, 1]; ``c`` (n, K) cost per joule.
+
+    * ``free``: R = r_max (a + 1) / 2, in [0, r_max].
+    * ``rent``: every item pays its intended type's cost plus a rent (that type's utility
+      from a truthful report). Period 2: R2[l, i] = c_i E(T2[l, i]) + s[l, 1] + ... + s[l, i]
+      with steps s = rent_max (a + 1) / 2 >= 0 — a cumulative rent, since within a period-2
+      menu every implementable contract gives more willing types (weakly) more utility.
+      Period 1: R1_k = c_k E(T1_k) + r_k, one rent per item in [rent1_min, rent_max]: not
+      cumulative, because the optimal period-1 rents are not monotone in the type (rents can
+      be paid in period 2 instead; cumulative period-1 rents cost up to 0.4 % of the optimum
+      on default states). ``rent1_min`` is 0 where IR1 is U1 >= 0 and may be negative where
+      it is V >= 0 (ex_ante).
+    """
+    if payments == "free":
+        return r_max * (a_r1 + 1.0) / 2.0, r_max * (a_r2 + 1.0) / 2.0
+    if payments != "rent":
+        raise ValueError(f"menu_payments: must be 'free' or 'rent', got {payments!r}")
+    E1 = kappa * T1**3 / tau**2
+    E2 = kappa * T2**3 / tau**2
+    R1 = c * E1 + rent1_min + (rent_max - rent1_min) * (a_r1 + 1.0) / 2.0
+    R2 = c[:, None, :] * E2 + _cumsum(rent_max * (a_r2 + 1.0) / 2.0)
+    return R1, R2
+
+
 def action_dim(K: int, mode: str) -> int:
     return K + K * K if mode == "structured" else 2 * (K + K * K)
 
@@ -28,12 +75,16 @@ def _sort(x: Any) -> Any:
 
 
 def split_action(a: Any, K: int, t_max: float, mode: str, monotone: str, r_max: float) -> tuple:
-    """``a`` (n, d) -> (T1 (n, K), T2 (n, K, K), R1, R2) with R1/R2 None in structured mode."""
+    """``a`` (n, d) -> (T1 (n, K), T2 (n, K, K), R1, R2) with R1/R2 None in structured mode
+    and, in menu mode, the clipped payment actions (n, K), (n, K, K) in place of R1/R2."""
     n = a.shape[0]
     a = a.clip(-1.0, 1.0) if hasattr(a, "clip") else a
     T = t_max * (a[:, : K + K * K] + 1.0) / 2.0
     T1 = T[:, :K]
     T2 = T[:, K:].reshape(n, K, K)
+    if mode == "menu":  # payments: menu_payments (they need the state's costs)
+        a_r = a[:, K + K * K :]
+        return T[:, :K], T[:, K:].reshape(n, K, K), a_r[:, :K], a_r[:, K:].reshape(n, K, K)
     if mode == "structured" and monotone in ("both", "period2"):
         T2 = _sort(T2)  # Lemma 1: implementable period-2 menus are monotone
     if mode == "structured" and monotone == "both":

@@ -9,8 +9,17 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from dyncontract.env.actions import action_dim, shaped_reward, split_action
+from dyncontract.env.actions import action_dim, menu_payments, shaped_reward, split_action
 from dyncontract.env.distribution import PRIOR_FLOOR, EnvConfig, ScenarioDistribution
+from dyncontract.model.choice import (
+    choose,
+    expected_profit_under_choice,
+    outcome_profits,
+    reference_participation,
+    sampled_profit,
+    tie_tolerance_abs,
+    truthfulness,
+)
 from dyncontract.model.scenario import Scenario, persistence_matrix
 from dyncontract.solvers.payments import least_payment_fast
 
@@ -21,7 +30,7 @@ class BatchedContractEnv:
     Args:
         base: the base scenario (what does not vary).
         cfg: the ``env`` config section.
-        action_mode: ``"structured"`` or ``"raw"`` (default: ``cfg.action_mode``).
+        action_mode: ``"structured"``, ``"raw"`` or ``"menu"`` (default: ``cfg.action_mode``).
         device: torch device for all computations.
     """
 
@@ -36,13 +45,20 @@ class BatchedContractEnv:
         self.base = base
         self.dist = ScenarioDistribution(base, self.cfg)
         self.mode = action_mode or self.cfg.action_mode
-        if self.mode not in ("structured", "raw"):
-            raise ValueError(f"action_mode: must be 'structured' or 'raw', got {self.mode!r}")
+        if self.mode not in ("structured", "raw", "menu"):
+            raise ValueError(
+                f"action_mode: must be 'structured', 'raw' or 'menu', got {self.mode!r}"
+            )
         self.device = torch.device(device)
         self.K = base.K
         self.obs_dim = self.dist.obs_dim
         self.act_dim = action_dim(self.K, self.mode)
         self.r_max = self.cfg.reward_max or float(base.alpha * np.log1p(base.beta * base.t_max))
+        self.rent_max = self.cfg.menu_rent_max or self.r_max / self.K
+        part = reference_participation(base.participation, self.cfg.menu_acceptance)
+        self.rent1_min = 0.0 if part == "per_period" else -self.rent_max
+        self.tol = tie_tolerance_abs(base, self.cfg.tie_tolerance)
+        self.menu_population = self.cfg.menu_population or base.n_es
         f64 = dict(dtype=torch.float64, device=self.device)
         self.theta = torch.as_tensor(base.theta, **f64)
         self.base_prior = torch.as_tensor(base.prior, **f64)
@@ -93,6 +109,11 @@ class BatchedContractEnv:
         a = action.to(device=self.device, dtype=torch.float64)
         T1, T2, R1, R2 = split_action(a, self.K, sc.t_max, self.mode, self.cfg.monotone, self.r_max)
         c = xi[:, None] / self.theta  # (n, K)
+        if self.mode == "menu":
+            R1, R2 = menu_payments(
+                R1, R2, T1, T2, c, sc.kappa, sc.tau, self.cfg.menu_payments, self.r_max,
+                self.rent_max, self.rent1_min,
+            )  # fmt: skip
         if self.mode == "structured":
             E1 = sc.kappa * T1**3 / sc.tau**2
             E2 = sc.kappa * T2**3 / sc.tau**2
@@ -131,14 +152,42 @@ class BatchedContractEnv:
             p[:, :, None] * Q * (G2 - ct["R2"])
         ).sum((-1, -2))
 
+    def menu_outcome(self, ct: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Menu mode: every ES chooses (model.choice); profit under those choices (n,),
+        ``table`` (n, K, K) the profit of each type pair, ``truthful_rate``, ``truthful``."""
+        ch = choose(
+            ct["T1"], ct["R1"], ct["T2"], ct["R2"], ct["Q"], ct["c"], self.base,
+            tol=self.tol, acceptance=self.cfg.menu_acceptance,
+        )  # fmt: skip
+        args = (ct["T1"], ct["R1"], ct["T2"], ct["R2"])
+        table = outcome_profits(ch, *args, self.base)
+        profit = expected_profit_under_choice(ch, *args, ct["prior"], ct["Q"], self.base)
+        rate, truthful = truthfulness(ch, ct["prior"], ct["Q"])
+        return {
+            "profit": profit,
+            "table": table,
+            "truthful_rate": rate,
+            "truthful": truthful,
+            "period1": ch.period1,
+            "period2": ch.period2,
+        }
+
     @torch.no_grad()
-    def step(self, obs: torch.Tensor, action: torch.Tensor) -> dict[str, torch.Tensor]:
+    def step(
+        self,
+        obs: torch.Tensor,
+        action: torch.Tensor,
+        generator: torch.Generator | None = None,
+    ) -> dict[str, torch.Tensor]:
         """Rewards for a batch. obs (n, obs_dim), action (n, act_dim) in [-1, 1].
 
         Returns tensors of shape (n,): ``reward``, ``profit``, ``feasible`` (bool),
-        ``max_violation``.
+        ``max_violation``; in menu mode also ``truthful_rate``, ``truthful`` (= ``feasible``)
+        and ``sampled_profit`` (with ``menu_reward: sampled``, drawn with ``generator``).
         """
         ct = self.contracts(obs, action)
+        if self.mode == "menu":
+            return self._menu_step(ct, generator)
         profit = self.profit(ct)
         max_v, total_v = self.violations(ct)
         cfg = self.cfg
@@ -155,3 +204,24 @@ class BatchedContractEnv:
             cfg.violation_penalty,
         )
         return {"reward": reward, "profit": profit, "feasible": feasible, "max_violation": max_v}
+
+    def _menu_step(
+        self, ct: dict[str, torch.Tensor], generator: torch.Generator | None
+    ) -> dict[str, torch.Tensor]:
+        out = self.menu_outcome(ct)
+        max_v, _ = self.violations(ct)
+        res = {
+            "profit": out["profit"],
+            "feasible": out["truthful"],
+            "truthful": out["truthful"],
+            "truthful_rate": out["truthful_rate"],
+            "max_violation": max_v,
+        }
+        if self.cfg.menu_reward == "sampled":
+            res["sampled_profit"] = sampled_profit(
+                out["table"], ct["prior"], ct["Q"], self.menu_population, generator
+            )
+            res["reward"] = res["sampled_profit"] / self.cfg.reward_scale
+        else:
+            res["reward"] = out["profit"] / self.cfg.reward_scale
+        return res

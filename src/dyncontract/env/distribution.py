@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from dyncontract.model.scenario import Scenario, persistence_matrix, persistence_of
 
-ActionMode = Literal["structured", "raw"]
+ActionMode = Literal["structured", "raw", "menu"]
 
 #: Smallest prior probability after decoding (a float32 observation can round p to 0).
 PRIOR_FLOOR = 1e-7
@@ -55,6 +55,22 @@ class EnvConfig(BaseModel):
     violation_penalty: Annotated[float, Field(ge=0)] = 10.0
     #: raw mode: rewards are R = reward_max (a + 1) / 2 (null: alpha ln(1 + beta T_max)).
     reward_max: Annotated[float, Field(gt=0)] | None = None
+    #: menu mode: payments "rent" = the intended type's cost + a rent (period 2: cumulative
+    #: non-negative steps of at most menu_rent_max; period 1: one rent per item in
+    #: [0, menu_rent_max], from -menu_rent_max where IR1 is V >= 0), or "free" =
+    #: R_max (a + 1) / 2 (R_max = reward_max, default alpha ln(1 + beta T_max)).
+    menu_payments: Literal["rent", "free"] = "rent"
+    #: menu mode, rent payments: largest rent step (null: R_max / K).
+    menu_rent_max: Annotated[float | None, Field(gt=0)] = None
+    #: menu mode: reward from the exact expected profit, or from the realised average profit
+    #: of menu_population ESs drawn from p and Q ("sampled"; the CS only observes outcomes).
+    menu_reward: Literal["expected", "sampled"] = "expected"
+    #: menu mode, sampled reward: ESs per draw (null: scenario.n_es).
+    menu_population: Annotated[int | None, Field(ge=1)] = None
+    #: menu mode: period-1 acceptance of the ESs (framework.period1_acceptance).
+    menu_acceptance: Literal["own_period", "forward_looking"] = "own_period"
+    #: menu mode: relative tie tolerance of the ESs' choices (framework.tie_tolerance).
+    tie_tolerance: Annotated[float, Field(ge=0.0, le=1e-3)] = 1e-6
     #: absolute tolerance of the feasibility flag (reward units).
     feasibility_tol: Annotated[float, Field(ge=0)] = 1e-6
     #: held-out market states for the optimality ratio (per split) and the validation seed:

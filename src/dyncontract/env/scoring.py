@@ -13,7 +13,9 @@ A method hands the evaluator a :class:`ScoredPolicy`:
 
 **One rule for an infeasible contract** (IR/IC violated, or workloads the least-payment map
 cannot implement): it earns nothing the CS can claim — ratio 0 and profit 0 — and every
-average is over **all** states. ``beats_static_best`` is the share of states where the
+average is over **all** states. In menu mode every menu's profit counts: it is what the ESs'
+own choices bring; the share of types that pick their own item is ``truthful_*``.
+``beats_static_best`` is the share of states where the
 contract is feasible and earns more than the best static contract of that state.
 """
 
@@ -80,11 +82,20 @@ def best_feasible(
     C, B, A = candidates.shape
     out = env.step(obs.repeat(C, 1), candidates.reshape(C * B, A))
     profit = out["profit"].view(C, B).to(torch.float64)
-    feasible = out["feasible"].view(C, B)
+    feasible = _counts(env, out).view(C, B)
     violation = out["max_violation"].view(C, B).to(torch.float64)
     score = torch.where(feasible, profit, -1e12 - violation)
     idx = score.argmax(dim=0)
     return candidates[idx, torch.arange(B, device=candidates.device)]
+
+
+def _counts(env: BatchedContractEnv, out: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Whether each contract's profit counts: a feasible contract in the structured and raw
+    modes; every menu in menu mode, whose profit already follows the ESs' own choices (a
+    non-truthful menu still earns what the choices bring)."""
+    if env.mode == "menu":
+        return torch.ones_like(out["feasible"], dtype=torch.bool)
+    return out["feasible"]
 
 
 def contract_eval_policy(act: ActFn, mode: str, n: int, env: BatchedContractEnv) -> Policy:
@@ -156,5 +167,7 @@ class ContractEvaluator:
         """Metrics of the actions (n_states, act_dim) taken on the held-out states."""
         out = self.env.step(self.obs, act)
         profit = out["profit"].detach().cpu().numpy()
-        feasible = out["feasible"].detach().cpu().numpy()
-        return score_profits(profit, feasible, self.held, suffix)
+        res = score_profits(profit, _counts(self.env, out).cpu().numpy(), self.held, suffix)
+        if "truthful_rate" in out:  # menu mode: who picks their own item, reported apart
+            res[f"truthful_{suffix}"] = float(out["truthful_rate"].float().mean().item())
+        return res

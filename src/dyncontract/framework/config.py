@@ -82,11 +82,12 @@ class FrameworkConfig(BaseModel):
     n_es: Annotated[int, Field(ge=1, le=MAX_N_ES)] = 10_000
     #: Seed of the numpy Generator; ``--seed`` overrides it.
     seed: Annotated[int, Field(ge=0)] = 0
-    #: Tie tolerance, relative to the reward scale: utilities within
-    #: ``tie_tolerance * max(1, max |R|)`` of the best count as ties, and ties go to the
-    #: truthful item; declining needs a utility below minus that amount. The default matches
-    #: ``check``'s default feasibility tolerance (1e-6), so a contract that ``check`` calls
-    #: feasible is followed truthfully by every ES.
+    #: Tie tolerance, relative to the scenario's payment scale: utilities within
+    #: ``tie_tolerance * max(1, alpha ln(1 + beta T_max))`` of the best count as ties, and
+    #: ties go to the truthful item; declining needs a utility below minus that amount. The
+    #: scale is the CS's largest valuation of a module, fixed by the scenario (never by the
+    #: menu, issue 10); it is >= 1, so a contract that ``check`` calls feasible (absolute
+    #: tolerance 1e-6) is followed truthfully by every ES.
     tie_tolerance: Annotated[float, Field(ge=0.0, le=1e-3)] = 1e-6
     #: Period-1 participation rule under ``per_period``: ``own_period`` = an ES accepts no
     #: period-1 item that loses it money in period 1 (model.md's U1 >= 0);

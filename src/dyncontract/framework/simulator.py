@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import torch
 
 from dyncontract.framework.behaviour import DECLINE, ChoiceTables, choice_tables
 from dyncontract.framework.config import MODULE_KINDS, FrameworkConfig
 from dyncontract.framework.deployment import AgentBatch, assemble_agents, serve_requests
+from dyncontract.model.choice import Choices, expected_profit_under_choice
 from dyncontract.model.contract import Contract, expected_profit, utilities
 from dyncontract.model.economics import cost, cpu_frequency, energy, value
 from dyncontract.model.feasibility import check_feasibility
@@ -80,21 +82,25 @@ def _pct(x: np.ndarray | None) -> dict[str, float | None]:
 
 
 def behavioural_expected_profit(tables: ChoiceTables, c: Contract, sc: Scenario) -> float:
-    """Exact expected CS profit per ES under the behaviour in ``tables`` (not assuming truth)."""
-    pi1 = value(c.T1, sc) - c.R1
-    pi2 = value(c.T2, sc) - c.R2
-    total = 0.0
-    for k in range(sc.K):
-        l = int(tables.period1[k])
-        if l == DECLINE:
-            continue
-        p2 = 0.0
-        for i in range(sc.K):
-            m = int(tables.period2[l, i])
-            if m != DECLINE:
-                p2 += sc.transition[k, i] * pi2[l, m]
-        total += sc.prior[k] * (pi1[l] + sc.discount * p2)
-    return float(total)
+    """Exact expected CS profit per ES under the behaviour in ``tables`` (not assuming truth).
+
+    Computed by :func:`dyncontract.model.choice.expected_profit_under_choice`, the function
+    the learning environment's menu mode uses.
+    """
+    f = lambda x: torch.as_tensor(np.asarray(x, float))[None]  # noqa: E731
+    ch = Choices(
+        period1=torch.as_tensor(tables.period1, dtype=torch.int64)[None],
+        period2=torch.as_tensor(tables.period2, dtype=torch.int64)[None],
+        u1=f(tables.u1),
+        u2=f(tables.u2),
+        cont=f(tables.cont),
+        W=f(tables.W),
+        tol=tables.tol,
+    )
+    prof = expected_profit_under_choice(
+        ch, f(c.T1), f(c.R1), f(c.T2), f(c.R2), f(sc.prior), f(sc.transition), sc
+    )
+    return float(prof[0])
 
 
 def simulate(

@@ -20,7 +20,7 @@ from dyncontract.cli._common import (
     handles_input_errors,
 )
 
-_ALGOS = ("edmsac", "dmsac")
+_ALGOS = ("edmsac", "dmsac", "gsac")
 
 
 def _device(device: str) -> str:
@@ -33,7 +33,11 @@ def _device(device: str) -> str:
 def train(
     out: Annotated[Path, typer.Option("--out", help="Run directory (created).")],
     algo: Annotated[
-        str | None, typer.Option("--algo", help="edmsac (with pruning) or dmsac (dense).")
+        str | None,
+        typer.Option(
+            "--algo",
+            help="edmsac (with pruning), dmsac (dense) or gsac (Gaussian actor, same learner).",
+        ),
     ] = None,
     env: Annotated[
         str | None,
@@ -54,12 +58,12 @@ def train(
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Train EDMSAC (or DMSAC) and write metrics.csv, config.yaml and checkpoints to --out."""
+    """Train EDMSAC (DMSAC, GSAC); write metrics.csv, config.yaml and checkpoints to --out."""
     from dyncontract.experiments.composition import default_budget, env_id, load_run, train_run
     from dyncontract.rl.rundir import RunDir
 
     if algo is not None and algo not in _ALGOS:
-        raise InputError(f"--algo: must be edmsac or dmsac, got {algo!r}")
+        raise InputError(f"--algo: must be edmsac, dmsac or gsac, got {algo!r}")
     if steps is not None and steps < 1:
         raise InputError(f"--steps: must be >= 1, got {steps}")
     if max_minutes is not None and (not math.isfinite(max_minutes) or max_minutes <= 0):

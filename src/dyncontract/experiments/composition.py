@@ -33,6 +33,7 @@ from dyncontract.env import (
 from dyncontract.model.scenario import Scenario, persistence_of
 from dyncontract.rl.budget import Budget
 from dyncontract.rl.collectors import BatchedBanditCollector, GymCollector, gym_maker
+from dyncontract.rl.diffusion import DiffusionActor
 from dyncontract.rl.evaluation import (
     actor_act_fn,
     compact_diff,
@@ -187,7 +188,7 @@ def evaluate_run(
         "run_dir": str(run_dir),
         "env_id": env_id(cfg),
         "algo": rl.algo,
-        "pruning_ratio": pruning_ratio(actor),
+        "pruning_ratio": pruning_ratio(actor) if isinstance(actor, DiffusionActor) else 0.0,
     }
     if is_contract(cfg):
         setting = contract_setting(cfg, device, cache_dir, n_states=states, split=split)
@@ -201,14 +202,24 @@ def evaluate_run(
         out["states"] = states
         out["split"] = split
         out.update(final_metrics(res))
-        small = compact_actor(actor)
-        out["compact_max_abs_diff"] = compact_diff(actor, small, setting.evaluator.obs)
-        out["hidden_widths"] = {"dense": actor.denoiser.widths, "compact": small.denoiser.widths}
-        if timing:
-            out["denoise_ms_per_1k_states"] = {
-                "dense": denoise_ms(actor),
-                "compact": denoise_ms(small),
+        if isinstance(actor, DiffusionActor):
+            small = compact_actor(actor)
+            out["compact_max_abs_diff"] = compact_diff(actor, small, setting.evaluator.obs)
+            out["hidden_widths"] = {
+                "dense": actor.denoiser.widths,
+                "compact": small.denoiser.widths,
             }
+            if timing:
+                out["denoise_ms_per_1k_states"] = {
+                    "dense": denoise_ms(actor),
+                    "compact": denoise_ms(small),
+                }
+        else:  # nothing to compact (gsac): the actor as is, in both columns
+            out["compact_max_abs_diff"] = 0.0
+            out["hidden_widths"] = {"dense": actor.widths, "compact": actor.widths}
+            if timing:
+                ms = denoise_ms(actor)
+                out["denoise_ms_per_1k_states"] = {"dense": ms, "compact": ms}
     else:
         n = episodes or rl.eval_episodes
         ev = GymEvaluator(gym_maker(env_id(cfg)), n, 10_000 + int(meta.get("seed", 0)))

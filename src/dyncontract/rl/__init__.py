@@ -8,6 +8,7 @@ trainer its parts (collector, evaluator, run directory, budget); dyncontract's w
 :mod:`dyncontract.experiments.composition`.
 
 Modules: ``config`` (RLConfig), ``budget`` (Budget), ``diffusion`` (DiffusionActor),
+``gaussian`` (GaussianActor, the ``gsac`` actor),
 ``networks`` (critics), ``pruning`` (DynamicPruner, compaction), ``edmsac`` (the update),
 ``buffer`` (Batch, ReplayBuffer), ``collectors``, ``evaluators``, ``rundir`` (files,
 checkpoints, RunError), ``trainer``, ``evaluation`` (load, act, time a trained actor).

@@ -1,7 +1,10 @@
 """The ``rl:`` config section (pydantic): every knob of (E)DMSAC and its trainer.
 
 DMSAC is EDMSAC with pruning off (``prune_target: 0``); ``dyncontract train --algo dmsac``
-sets that. Constraints are declared on the fields; the model validator checks only what
+sets that. GSAC (``--algo gsac``) is the same learner with a Gaussian actor instead of the
+diffusion actor (:mod:`dyncontract.rl.gaussian`): the diffusion fields (``diffusion_steps``,
+``beta_*``, ``time_embed_dim``) and the pruning fields are ignored, everything else is shared.
+Constraints are declared on the fields; the model validator checks only what
 involves several fields. Defaults are tuned for the contract env (one-step episodes, a cheap batched
 torch env): many samples per second, large batches, a wide denoiser, a cosine learning-rate
 decay and a noise-free action for evaluation. See docs/edmsac.md.
@@ -13,7 +16,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Algo = Literal["edmsac", "dmsac"]
+Algo = Literal["edmsac", "dmsac", "gsac"]
 Importance = Literal["magnitude", "activation", "gradient"]
 EvalAction = Literal["deterministic", "mean", "sample", "best_feasible"]
 LRSchedule = Literal["constant", "cosine", "linear"]
@@ -150,7 +153,7 @@ class RLConfig(BaseModel):
 
     @property
     def pruning(self) -> bool:
-        """Whether the denoiser is pruned (EDMSAC) or dense (DMSAC)."""
+        """Whether the denoiser is pruned (EDMSAC) or dense (DMSAC; GSAC has no denoiser)."""
         return self.algo == "edmsac" and self.prune_target > 0.0
 
     def target_entropy(self, act_dim: int, progress: float) -> float:

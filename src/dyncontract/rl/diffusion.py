@@ -113,10 +113,15 @@ class DiffusionActor(nn.Module):
         beta_max: float = 10.0,
         log_std_min: float = -7.0,
         log_std_max: float = 0.0,
+        kind: str = "diffusion",
     ) -> None:
         super().__init__()
+        if kind != "diffusion":
+            raise ValueError(f"kind: must be 'diffusion', got {kind!r}")
         self.obs_dim, self.act_dim, self.n_steps = obs_dim, act_dim, n_steps
+        #: the constructor arguments (``DiffusionActor(**arch)`` rebuilds the architecture)
         self.arch = dict(
+            kind="diffusion",
             obs_dim=obs_dim,
             act_dim=act_dim,
             n_steps=n_steps,

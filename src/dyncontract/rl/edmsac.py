@@ -31,6 +31,7 @@ from torch import nn
 from dyncontract.rl.buffer import Batch
 from dyncontract.rl.config import RLConfig
 from dyncontract.rl.diffusion import DiffusionActor
+from dyncontract.rl.gaussian import GaussianActor
 from dyncontract.rl.networks import TwinCritic
 from dyncontract.rl.pruning import DynamicPruner, pruning_ratio
 
@@ -45,7 +46,17 @@ def lr_factor(schedule: str, progress: float, final_frac: float) -> float:
     return final_frac + (1.0 - final_frac) * 0.5 * (1.0 + math.cos(math.pi * p))
 
 
-def make_actor(cfg: RLConfig, obs_dim: int, act_dim: int) -> DiffusionActor:
+def make_actor(cfg: RLConfig, obs_dim: int, act_dim: int) -> DiffusionActor | GaussianActor:
+    """The actor of ``cfg.algo``: a Gaussian actor for ``gsac``, else the diffusion actor."""
+    if cfg.algo == "gsac":
+        return GaussianActor(
+            obs_dim,
+            act_dim,
+            widths=[cfg.actor_hidden] * cfg.actor_layers,
+            state_dim=cfg.state_embed_dim,
+            log_std_min=cfg.log_std_min,
+            log_std_max=cfg.log_std_max,
+        )
     return DiffusionActor(
         obs_dim,
         act_dim,

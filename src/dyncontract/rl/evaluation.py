@@ -18,8 +18,9 @@ import torch
 
 from dyncontract.rl.collectors import Policy
 from dyncontract.rl.diffusion import DiffusionActor
+from dyncontract.rl.gaussian import GaussianActor
 from dyncontract.rl.pruning import attach_masks
-from dyncontract.rl.rundir import RunDir
+from dyncontract.rl.rundir import RunDir, RunError
 
 #: ``act(obs, mode, n) -> actions``: the actor's output in a mode (see DiffusionActor.forward).
 ActFn = Callable[[torch.Tensor, str, int], torch.Tensor]
@@ -49,10 +50,28 @@ def default_eval_policy(act: ActFn, mode: str, n: int) -> Policy:
     return lambda obs: act(obs, mode, n)
 
 
-def load_actor(run_dir: str | Path, device: str | torch.device = "cpu") -> DiffusionActor:
+#: ``actor_arch["kind"]`` -> the actor class (a checkpoint without ``kind`` is a diffusion one).
+ACTOR_KINDS: dict[str, type[DiffusionActor] | type[GaussianActor]] = {
+    "diffusion": DiffusionActor,
+    "gaussian": GaussianActor,
+}
+
+
+def build_actor(arch: dict[str, Any]) -> DiffusionActor | GaussianActor:
+    """An untrained actor of the architecture ``arch`` (an actor's ``arch`` dict)."""
+    arch = dict(arch)
+    kind = arch.setdefault("kind", "diffusion")
+    if kind not in ACTOR_KINDS:
+        raise RunError(f"checkpoint: unknown actor kind {kind!r} (known: {sorted(ACTOR_KINDS)})")
+    return ACTOR_KINDS[kind](**arch)
+
+
+def load_actor(
+    run_dir: str | Path, device: str | torch.device = "cpu"
+) -> DiffusionActor | GaussianActor:
     """The (masked) actor of a run's latest checkpoint, in eval mode."""
     ck = RunDir(run_dir).load_checkpoint(map_location=device)
-    actor = DiffusionActor(**ck["actor_arch"]).to(device)
+    actor = build_actor(ck["actor_arch"]).to(device)
     state = ck["agent"]["actor"]
     if any(k.endswith("weight_orig") for k in state):
         attach_masks(actor)
@@ -62,7 +81,10 @@ def load_actor(run_dir: str | Path, device: str | torch.device = "cpu") -> Diffu
 
 @torch.no_grad()
 def denoise_ms(
-    actor: DiffusionActor, n_states: int = 1000, reps: int = 7, mode: str = "deterministic"
+    actor: DiffusionActor | GaussianActor,
+    n_states: int = 1000,
+    reps: int = 7,
+    mode: str = "deterministic",
 ) -> float:
     """Median wall milliseconds to produce actions for ``n_states`` random states."""
     dev = next(actor.parameters()).device

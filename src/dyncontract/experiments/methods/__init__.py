@@ -16,6 +16,7 @@ METHODS: dict[str, Method] = {
     for m in (
         Method("edmsac", run_diffusion, resumable=True, config={"rl": {"algo": "edmsac"}}),
         Method("dmsac", run_diffusion, resumable=True, config={"rl": {"algo": "dmsac"}}),
+        Method("gsac", run_diffusion, resumable=True, config={"rl": {"algo": "gsac"}}),
         Method("sac", sb3.run_sac),
         Method("td3", sb3.run_td3),
         Method("ppo", sb3.run_ppo),

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 Algo = Literal["edmsac", "dmsac"]
-Importance = Literal["magnitude", "activation", "gradient"]
+Importance = Literal["taylor", "magnitude", "activation", "gradient"]
 EvalAction = Literal["deterministic", "mean", "sample", "best_feasible"]
 LRSchedule = Literal["constant", "cosine", "linear"]
 CriticLoss = Literal["mse", "huber"]
@@ -87,7 +87,7 @@ class RLConfig(BaseModel):
 
     # --- dynamic structured pruning (EDMSAC) -------------------------------------------------
     prune_target: float = 0.5
-    prune_importance: Importance = "magnitude"
+    prune_importance: Importance = "taylor"  # see rl/pruning.py
     prune_interval: int = 200  # recompute masks every M actor updates
     prune_start_frac: float = 0.05  # ratio ramps 0 -> target between these fractions
     prune_end_frac: float = 0.5  # of the horizon (cubic schedule, Zhu & Gupta 2017)

@@ -99,30 +99,46 @@ def pruning_ratio(actor: DiffusionActor) -> float:
     return float(sum((~m).sum().item() for m in masks)) / max(total, 1)
 
 
+def _mish_grad(z: torch.Tensor) -> torch.Tensor:
+    """d Mish / dz = tanh(sp) + z sigmoid(z) (1 - tanh(sp)^2), sp = softplus(z)."""
+    t = torch.tanh(torch.nn.functional.softplus(z))
+    return t + z * torch.sigmoid(z) * (1.0 - t * t)
+
+
+#: importance criteria computed from the probe of an actor update (all but ``magnitude``)
+DATA_DRIVEN = ("taylor", "activation", "gradient")
+
+
 class DynamicPruner:
     """Scores neurons, follows the ratio schedule and recomputes masks (see module docs).
 
     Args:
         actor: the online actor (masks are attached to it).
         targets: actors that must share the masks (the target actor).
-        importance: ``magnitude`` | ``activation`` | ``gradient``.
+        importance: ``taylor`` | ``magnitude`` | ``activation`` | ``gradient``.
         target_ratio, start, end: the cubic schedule.
         interval: recompute masks every this many calls of :meth:`step`.
-        ema: decay of the running activation / gradient scores.
+        ema: decay of the running (data-driven) scores.
+        probe_every: data-driven scores: record every this many actor updates.
+
+    After every recomputation ``last_churn`` holds ``{"revived": r, "newly_masked": m}``
+    (neurons of all layers that came back / were masked by it); ``churn_total`` counts both
+    since the start, :meth:`take_churn` since its previous call (a metrics row).
     """
 
     def __init__(
         self,
         actor: DiffusionActor,
         targets: list[DiffusionActor] | None = None,
-        importance: str = "magnitude",
+        importance: str = "taylor",
         target_ratio: float = 0.5,
         start: float = 0.05,
         end: float = 0.5,
         interval: int = 200,
         ema: float = 0.99,
+        probe_every: int = 1,
     ) -> None:
-        if importance not in ("magnitude", "activation", "gradient"):
+        if importance not in ("magnitude", *DATA_DRIVEN):
             raise ValueError(f"prune_importance: unknown {importance!r}")
         self.actor = actor
         self.targets = list(targets or [])
@@ -130,63 +146,112 @@ class DynamicPruner:
         self.target_ratio, self.start_frac, self.end_frac = target_ratio, start, end
         self.interval = interval
         self.ema = ema
+        self.probe_every = max(1, int(probe_every))
         self.calls = 0
         self.ratio = 0.0
+        #: mask recomputations so far, and the largest fraction of neurons ever masked
+        self.recomputations = 0
+        self.max_ratio = 0.0
+        self.last_churn = {"revived": 0, "newly_masked": 0}
+        self.churn_total = {"revived": 0, "newly_masked": 0}
+        self._churn_window = 0
         attach_masks(actor)
         for t in self.targets:
             attach_masks(t)
         dev = actor.denoiser.out.weight.device
         self.scores = [torch.zeros(w, device=dev) for w in actor.denoiser.widths]
-        self._batch: list[torch.Tensor] = [
-            torch.zeros(w, device=dev) for w in actor.denoiser.widths
-        ]
         self._count = 0
-        self._hooks: list = []
-        self.collecting = False
-        if importance != "magnitude":
-            for i, layer in enumerate(actor.denoiser.hidden):
-                self._hooks.append(layer.register_forward_hook(self._make_hook(i)))
+        self._updates = 0
 
     # ----- running scores ---------------------------------------------------------------------
-    def _make_hook(self, i: int):
-        def hook(module: nn.Linear, inputs: tuple[torch.Tensor], output: torch.Tensor) -> None:
-            if not self.collecting or not torch.is_grad_enabled():
-                return
-            x = inputs[0].detach()
-            z = torch.nn.functional.linear(x, _orig(module, "weight"), _orig(module, "bias"))
-            z = z.detach()
-            if self.importance == "activation":
-                self._batch[i] += torch.nn.functional.mish(z).abs().mean(0)
-            elif output.requires_grad:
-
-                def grad_hook(g: torch.Tensor, z: torch.Tensor = z) -> None:
-                    self._batch[i] += (g.detach() * z).abs().mean(0)
-
-                output.register_hook(grad_hook)
-
-        return hook
+    @property
+    def collecting(self) -> bool:
+        return self.actor.denoiser.probe is not None
 
     def begin_update(self) -> None:
-        """Start collecting activation / gradient statistics (one actor update)."""
-        self.collecting = self.importance != "magnitude"
-        for b in self._batch:
-            b.zero_()
+        """Start recording one actor update (data-driven importance, every probe_every-th)."""
+        due = self._updates % self.probe_every == 0
+        self._updates += 1
+        if self.importance in DATA_DRIVEN and due:
+            self.actor.denoiser.probe = []
 
     def end_update(self) -> None:
-        """Fold the collected statistics into the running scores."""
-        if self.collecting:
-            for s, b in zip(self.scores, self._batch, strict=True):
+        """Fold the recorded update into the running scores (after the actor's backward)."""
+        den = self.actor.denoiser
+        recs, den.probe = den.probe, None
+        if not recs:
+            return
+        batch = self.probe_scores(recs)
+        if batch is None:
+            return
+        with torch.no_grad():
+            for s, b in zip(self.scores, batch, strict=True):
                 if self._count == 0:
                     s.copy_(b)
                 else:
                     s.mul_(self.ema).add_(b, alpha=1.0 - self.ema)
-            self._count += 1
-        self.collecting = False
+        self._count += 1
 
     @torch.no_grad()
-    def current_scores(self) -> list[torch.Tensor]:
-        if self.importance != "magnitude":
-            return [s.clone() for s in self.scores]
+    def probe_scores(self, recs: list) -> list[torch.Tensor] | None:
+        """Per-neuron scores of one recorded actor update, for every neuron of every hidden
+        layer, masked or not (None if the backward pass did not reach the records).
+
+        With z_n the neuron's *unmasked* pre-activation (its ``*_orig`` row applied to the
+        layer's actual input), a_n = Mish(z_n) and g_n = dL/da_n the loss gradient at the
+        neuron's output (the next layer's pre-activation gradient times the next layer's
+        unmasked column n; exact for kept neurons, the gradient a neuron would receive at
+        gate 0 for masked ones), averaged over the batch and the denoising steps:
+
+        * ``taylor``: |a_n g_n| (first-order loss change of a gate on the neuron's output
+          toggled 1 -> 0 for a kept neuron, 0 -> 1 for a masked one);
+        * ``activation``: |a_n|;
+        * ``gradient``: |z_n dL/dz_n|, dL/dz_n = g_n Mish'(z_n) (Mish'(0) for masked ones, the
+          pre-activation they have in the masked network).
+        """
+        recs = [r for r in recs if r.geps is not None and all(g is not None for g in r.gz[1:])]
+        if not recs:
+            return None
+        den = self.actor.denoiser
+        keep = den.keep_indices()
+        layers = list(den.hidden)
+        n_layers = len(layers)
+        inp = torch.cat([torch.cat([r.x, r.t.expand(r.x.shape[0], -1), r.s], 1) for r in recs])
+        out = []
+        for i, layer in enumerate(layers):
+            w, b = _orig(layer, "weight"), _orig(layer, "bias")
+            if i > 0 and keep[i - 1] is not None:
+                w = w.index_select(1, keep[i - 1])
+            z = torch.addmm(b, inp, w.t())  # (S, width_i): every neuron, unmasked
+            if i + 1 < n_layers:
+                g_next = torch.cat([r.gz[i + 1] for r in recs])
+                w_next = _orig(layers[i + 1], "weight")
+                if keep[i + 1] is not None:
+                    w_next = w_next.index_select(0, keep[i + 1])
+            else:
+                g_next = torch.cat([r.geps for r in recs])
+                w_next = den.out.weight
+            g = g_next @ w_next  # (S, width_i): dL/da for every neuron
+            a = torch.nn.functional.mish(z)
+            if self.importance == "taylor":
+                sc = (a * g).abs().mean(0)
+            elif self.importance == "activation":
+                sc = a.abs().mean(0)
+            else:
+                z_eff = z
+                if keep[i] is not None:
+                    z_eff = torch.zeros_like(z)
+                    z_eff[:, keep[i]] = z[:, keep[i]]
+                sc = (z * g * _mish_grad(z_eff)).abs().mean(0)
+            out.append(sc)
+            if i + 1 < n_layers:  # the next layer's actual input: kept neurons' activations
+                inp = torch.cat([r.z[i] for r in recs])
+                inp = torch.nn.functional.mish(inp)
+        return out
+
+    @torch.no_grad()
+    def magnitude_scores(self) -> list[torch.Tensor]:
+        """||[W_in[n], b_n]|| * ||W_out[:, n]|| from the unmasked weights."""
         out = []
         for i, layer in enumerate(self.actor.denoiser.hidden):
             w = _orig(layer, "weight")
@@ -195,6 +260,13 @@ class DynamicPruner:
             w_out = _orig(_out_layer(self.actor, i), "weight").norm(dim=0)
             out.append(w_in * w_out)
         return out
+
+    @torch.no_grad()
+    def current_scores(self) -> list[torch.Tensor]:
+        """The scores the next recomputation uses (magnitude until data has been recorded)."""
+        if self.importance in DATA_DRIVEN and self._count > 0:
+            return [s.clone() for s in self.scores]
+        return self.magnitude_scores()
 
     # ----- schedule ---------------------------------------------------------------------------
     def step(self, progress: float, force: bool = False) -> bool:
@@ -210,6 +282,7 @@ class DynamicPruner:
     @torch.no_grad()
     def apply_ratio(self, ratio: float) -> None:
         """Mask the ``round(ratio * width)`` least important neurons of every hidden layer."""
+        old = neuron_masks(self.actor)
         masks = []
         for s in self.current_scores():
             w = s.numel()
@@ -220,9 +293,22 @@ class DynamicPruner:
                 order = torch.argsort(s, stable=True)
                 m[order[:n_prune]] = False
             masks.append(m)
+        revived = sum(int((m & ~o).sum()) for m, o in zip(masks, old, strict=True))
+        newly = sum(int((~m & o).sum()) for m, o in zip(masks, old, strict=True))
+        self.last_churn = {"revived": revived, "newly_masked": newly}
+        self.churn_total["revived"] += revived
+        self.churn_total["newly_masked"] += newly
+        self._churn_window += revived + newly
+        self.recomputations += 1
         set_neuron_masks(self.actor, masks)
         for t in self.targets:
             set_neuron_masks(t, masks)
+        self.max_ratio = max(self.max_ratio, pruning_ratio(self.actor))
+
+    def take_churn(self) -> int:
+        """Neurons revived + newly masked since the previous call (one metrics row)."""
+        n, self._churn_window = self._churn_window, 0
+        return n
 
     # ----- checkpointing ----------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -231,6 +317,14 @@ class DynamicPruner:
             "ratio": self.ratio,
             "count": self._count,
             "scores": [s.clone() for s in self.scores],
+            "updates": self._updates,
+            "recomputations": self.recomputations,
+            "max_ratio": self.max_ratio,
+            "churn_revived": self.churn_total["revived"],
+            "churn_newly_masked": self.churn_total["newly_masked"],
+            "churn_window": self._churn_window,
+            "last_revived": self.last_churn["revived"],
+            "last_newly_masked": self.last_churn["newly_masked"],
         }
 
     def load_state_dict(self, st: dict) -> None:
@@ -239,6 +333,59 @@ class DynamicPruner:
         self._count = int(st["count"])
         for s, v in zip(self.scores, st["scores"], strict=True):
             s.copy_(v)
+        # keys added with the churn counters (older checkpoints lack them)
+        self._updates = int(st.get("updates", self.calls))
+        self.recomputations = int(st.get("recomputations", 0))
+        self.max_ratio = float(st.get("max_ratio", pruning_ratio(self.actor)))
+        self.churn_total = {
+            "revived": int(st.get("churn_revived", 0)),
+            "newly_masked": int(st.get("churn_newly_masked", 0)),
+        }
+        self._churn_window = int(st.get("churn_window", 0))
+        self.last_churn = {
+            "revived": int(st.get("last_revived", 0)),
+            "newly_masked": int(st.get("last_newly_masked", 0)),
+        }
+
+
+def deployment_pruning(actor: DiffusionActor, pruner_state: dict | None = None) -> dict:
+    """What pruning the deployed actor actually got, for ``evaluate``.
+
+    ``pruner_state``: the checkpoint's ``agent["pruner"]`` (None for DMSAC or unknown).
+    Returns ``pruning_ratio`` (fraction of hidden neurons masked now), ``hidden_widths``
+    (dense / compact), ``ever_pruned`` (a mask with masked neurons was ever applied),
+    ``mask_recomputations`` and ``note``: a plain sentence, in particular when the actor was
+    never pruned (then the "compact" actor is the dense one and any speed-up is noise).
+    """
+    ratio = pruning_ratio(actor)
+    keep = [int(m.sum()) for m in neuron_masks(actor)]
+    st = pruner_state or {}
+    recomp = st.get("recomputations")
+    max_ratio = float(st.get("max_ratio", ratio))
+    ever = max(max_ratio, ratio) > 0.0
+    if pruner_state is None:
+        note = "actor pruned" if ratio > 0 else "actor never pruned (no pruner: DMSAC or dense)"
+    elif ratio > 0:
+        note = f"actor pruned: {ratio:.3f} of the hidden neurons masked"
+    elif ever:
+        note = "actor was pruned during training but no neuron is masked now"
+    elif recomp == 0 or (recomp is None and int(st.get("calls", 0)) == 0):
+        note = (
+            "actor never pruned: no mask was ever computed (training stopped before the "
+            "first recomputation, e.g. learning had not started); compact == dense"
+        )
+    else:
+        note = (
+            "actor never pruned: masks were computed with ratio 0 (the schedule had not "
+            "reached prune_start_frac); compact == dense"
+        )
+    return {
+        "pruning_ratio": ratio,
+        "ever_pruned": bool(ever),
+        "mask_recomputations": None if recomp is None else int(recomp),
+        "hidden_widths": {"dense": list(actor.denoiser.widths), "compact": keep},
+        "note": note,
+    }
 
 
 @torch.no_grad()

@@ -165,15 +165,16 @@ class Denoiser(nn.Module):
 
         def eps(x: torch.Tensor, i: int) -> torch.Tensor:
             z = torch.addmm(ctx[i], x, w0x)
-            zs = [z]
             h = act(z)
+            zs, hs = [z], [h]
             for w, b in rest:
                 z = torch.addmm(b, h, w)
-                zs.append(z)
                 h = act(z)
+                zs.append(z)
+                hs.append(h)
             out = torch.addmm(bo, h, wo)
             if probe is not None and out.requires_grad:
-                probe.append(_ProbeStep(x, t_all[i], s_emb, zs, out))
+                probe.append(_ProbeStep(x, t_all[i], s_emb, zs, hs, out))
             return out
 
         return eps
@@ -189,11 +190,11 @@ class Denoiser(nn.Module):
 
 class _ProbeStep:
     """One denoising step recorded for the pruner: the first layer's inputs x_t, t_emb (T,)
-    and s_emb (detached), the hidden pre-activations of the kept neurons (detached) and,
-    after backward, the loss gradients w.r.t. the pre-activations of hidden layers 1..
-    (``gz[0]`` stays None) and w.r.t. eps (filled in by tensor hooks)."""
+    and s_emb, the hidden pre-activations of the kept neurons (all detached) and, after
+    backward, the loss gradients w.r.t. the kept neurons' activations (``gh``) and w.r.t. eps
+    (``geps``), filled in by tensor hooks."""
 
-    __slots__ = ("x", "t", "s", "z", "gz", "geps")
+    __slots__ = ("x", "t", "s", "z", "gh", "geps")
 
     def __init__(
         self,
@@ -201,19 +202,20 @@ class _ProbeStep:
         t: torch.Tensor,
         s: torch.Tensor,
         zs: list[torch.Tensor],
+        hs: list[torch.Tensor],
         out: torch.Tensor,
     ) -> None:
         self.x, self.t, self.s = x.detach(), t.detach(), s.detach()
         self.z = [z.detach() for z in zs]
-        self.gz: list[torch.Tensor | None] = [None] * len(zs)
+        self.gh: list[torch.Tensor | None] = [None] * len(hs)
         self.geps: torch.Tensor | None = None
-        for j, z in enumerate(zs[1:], start=1):
-            z.register_hook(self._set_gz(j))
+        for j, h in enumerate(hs):
+            h.register_hook(self._set_gh(j))
         out.register_hook(self._set_geps)
 
-    def _set_gz(self, j: int):
+    def _set_gh(self, j: int):
         def hook(g: torch.Tensor) -> None:
-            self.gz[j] = g.detach()
+            self.gh[j] = g.detach()
 
         return hook
 

@@ -16,7 +16,7 @@ from dyncontract.rl.checkpoint import load_checkpoint
 from dyncontract.rl.config import CONTRACT_ENV_ID
 from dyncontract.rl.diffusion import DiffusionActor
 from dyncontract.rl.envs import ContractEvaluator, GymEvaluator, make_eval_policy
-from dyncontract.rl.pruning import attach_masks, compact_actor, pruning_ratio
+from dyncontract.rl.pruning import attach_masks, compact_actor, pruning_ratio, strip_masks
 from dyncontract.rl.trainer import CHECKPOINT, RunError, gym_maker, load_run
 
 
@@ -108,7 +108,7 @@ def evaluate_run(
         out["hidden_widths"] = {"dense": actor.denoiser.widths, "compact": small.denoiser.widths}
         if timing:
             out["denoise_ms_per_1k_states"] = {
-                "dense": denoise_ms(actor),
+                "dense": denoise_ms(strip_masks(actor)),  # full width (masked runs kept-only)
                 "compact": denoise_ms(small),
             }
     else:

@@ -27,8 +27,10 @@
 from __future__ import annotations
 
 import copy
+import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import prune
 
@@ -105,6 +107,8 @@ def _mish_grad(z: torch.Tensor) -> torch.Tensor:
     return t + z * torch.sigmoid(z) * (1.0 - t * t)
 
 
+MISH_GRAD_0 = math.tanh(math.log(2.0))  # Mish'(0)
+
 #: importance criteria computed from the probe of an actor update (all but ``magnitude``)
 DATA_DRIVEN = ("taylor", "activation", "gradient")
 
@@ -118,7 +122,9 @@ class DynamicPruner:
         importance: ``taylor`` | ``magnitude`` | ``activation`` | ``gradient``.
         target_ratio, start, end: the cubic schedule.
         interval: recompute masks every this many calls of :meth:`step`.
-        ema: decay of the running (data-driven) scores.
+        ema: decay of the running (data-driven) scores per actor update (a recorded update
+            enters with weight 1 - ema**probe_every, so the memory in updates does not
+            depend on ``probe_every``).
         probe_every: data-driven scores: record every this many actor updates.
 
     After every recomputation ``last_churn`` holds ``{"revived": r, "newly_masked": m}``
@@ -136,7 +142,7 @@ class DynamicPruner:
         end: float = 0.5,
         interval: int = 200,
         ema: float = 0.99,
-        probe_every: int = 1,
+        probe_every: int = 4,
     ) -> None:
         if importance not in ("magnitude", *DATA_DRIVEN):
             raise ValueError(f"prune_importance: unknown {importance!r}")
@@ -184,12 +190,13 @@ class DynamicPruner:
         batch = self.probe_scores(recs)
         if batch is None:
             return
+        decay = self.ema**self.probe_every
         with torch.no_grad():
             for s, b in zip(self.scores, batch, strict=True):
                 if self._count == 0:
                     s.copy_(b)
                 else:
-                    s.mul_(self.ema).add_(b, alpha=1.0 - self.ema)
+                    s.mul_(decay).add_(b, alpha=1.0 - decay)
         self._count += 1
 
     @torch.no_grad()
@@ -209,45 +216,59 @@ class DynamicPruner:
         * ``gradient``: |z_n dL/dz_n|, dL/dz_n = g_n Mish'(z_n) (Mish'(0) for masked ones, the
           pre-activation they have in the masked network).
         """
-        recs = [r for r in recs if r.geps is not None and all(g is not None for g in r.gz[1:])]
+        recs = [r for r in recs if r.geps is not None and all(g is not None for g in r.gh)]
         if not recs:
             return None
         den = self.actor.denoiser
         keep = den.keep_indices()
         layers = list(den.hidden)
         n_layers = len(layers)
-        inp = torch.cat([torch.cat([r.x, r.t.expand(r.x.shape[0], -1), r.s], 1) for r in recs])
+        # kept neurons: everything was recorded (rows: batch x denoising steps)
+        zk = [torch.cat([r.z[i] for r in recs]) for i in range(n_layers)]
+        ak = [F.mish(z) for z in zk]
+        gk = [torch.cat([r.gh[i] for r in recs]) for i in range(n_layers)]
         out = []
         for i, layer in enumerate(layers):
-            w, b = _orig(layer, "weight"), _orig(layer, "bias")
-            if i > 0 and keep[i - 1] is not None:
-                w = w.index_select(1, keep[i - 1])
-            z = torch.addmm(b, inp, w.t())  # (S, width_i): every neuron, unmasked
+            sc = torch.empty(den.widths[i], device=zk[i].device)
+            sc_k = self._score(zk[i], ak[i], gk[i], masked=False)
+            if keep[i] is None:
+                out.append(sc_k)
+                continue
+            sc[keep[i]] = sc_k
+            mi = torch.nonzero(~layer.bias_mask.bool()).squeeze(1)
+            # masked neurons: unmasked pre-activation from the layer's actual input ...
+            w, b = _orig(layer, "weight").index_select(0, mi), _orig(layer, "bias")[mi]
+            if i == 0:
+                inp = torch.cat(
+                    [torch.cat([r.x, r.t.expand(r.x.shape[0], -1), r.s], 1) for r in recs]
+                )
+            else:
+                inp = ak[i - 1]
+                if keep[i - 1] is not None:
+                    w = w.index_select(1, keep[i - 1])
+            zm = torch.addmm(b, inp, w.t())
+            # ... and dL/da through the next layer's unmasked columns (kept rows only)
             if i + 1 < n_layers:
-                g_next = torch.cat([r.gz[i + 1] for r in recs])
-                w_next = _orig(layers[i + 1], "weight")
+                g_next = gk[i + 1] * _mish_grad(zk[i + 1])  # dL/dz of the next kept neurons
+                w_next = _orig(layers[i + 1], "weight").index_select(1, mi)
                 if keep[i + 1] is not None:
                     w_next = w_next.index_select(0, keep[i + 1])
             else:
                 g_next = torch.cat([r.geps for r in recs])
-                w_next = den.out.weight
-            g = g_next @ w_next  # (S, width_i): dL/da for every neuron
-            a = torch.nn.functional.mish(z)
-            if self.importance == "taylor":
-                sc = (a * g).abs().mean(0)
-            elif self.importance == "activation":
-                sc = a.abs().mean(0)
-            else:
-                z_eff = z
-                if keep[i] is not None:
-                    z_eff = torch.zeros_like(z)
-                    z_eff[:, keep[i]] = z[:, keep[i]]
-                sc = (z * g * _mish_grad(z_eff)).abs().mean(0)
+                w_next = den.out.weight.index_select(1, mi)
+            gm = g_next @ w_next
+            sc[mi] = self._score(zm, F.mish(zm), gm, masked=True)
             out.append(sc)
-            if i + 1 < n_layers:  # the next layer's actual input: kept neurons' activations
-                inp = torch.cat([r.z[i] for r in recs])
-                inp = torch.nn.functional.mish(inp)
         return out
+
+    def _score(self, z: torch.Tensor, a: torch.Tensor, g: torch.Tensor, masked: bool):
+        if self.importance == "taylor":
+            return (a * g).abs().mean(0)
+        if self.importance == "activation":
+            return a.abs().mean(0)
+        # gradient: |z dL/dz|; a masked neuron's pre-activation in the network is 0
+        d = MISH_GRAD_0 if masked else _mish_grad(z)
+        return (z * g * d).abs().mean(0)
 
     @torch.no_grad()
     def magnitude_scores(self) -> list[torch.Tensor]:

@@ -1,27 +1,58 @@
 """Dynamic structured pruning of the denoiser's hidden neurons (the "E" of EDMSAC).
 
 * **What is pruned.** Every hidden neuron of the denoiser MLP (``Denoiser.hidden``). A pruned
-  neuron has its incoming weight row and its bias masked to zero with
+  neuron has its incoming weight row and its bias masked with
   ``torch.nn.utils.prune.custom_from_mask`` (parameters become ``weight_orig`` /
-  ``bias_orig``, buffers ``weight_mask`` / ``bias_mask``). Its pre-activation is then 0 and
-  Mish(0) = 0, so it contributes nothing downstream: masked, not removed, as in the paper.
-* **Importance per neuron** (``rl.prune_importance``), always computed from the *unmasked*
-  weights ``*_orig`` so a masked neuron keeps a score and can come back:
-    - ``magnitude``: ||[W_in[n, :], b[n]]||_2 * ||W_out[:, n]||_2 (incoming x outgoing);
-    - ``activation``: running mean of |Mish(W_in[n] h + b[n])| over actor updates;
-    - ``gradient``: running mean of |z_n dL/dz_n| (first-order Taylor estimate of the loss
-      change when neuron n is removed; z_n its unmasked pre-activation).
+  ``bias_orig``, buffers ``weight_mask`` / ``bias_mask``): masked, not removed, as in the
+  paper — its weights are kept and it can come back.
+* **Computed on the kept neurons only.** The denoiser does not call the prune hooks: once
+  per reverse chain it slices the kept rows (and the next layer's kept columns) out of the
+  ``*_orig`` parameters and runs all denoising steps, forward and backward, on the smaller
+  matrices (:meth:`dyncontract.rl.diffusion.Denoiser.bind`). A masked neuron outputs
+  Mish(0) = 0 in the masked dense network, so outputs and the gradients of all kept weights
+  are those of the masked dense computation, and masked rows / columns get exactly zero
+  gradient, as before (``test_kept_neurons_only_equals_masked_dense``). The optimiser
+  still holds the full ``*_orig`` tensors (masked weights keep their values; Adam's
+  momentum from before the masking still decays into them, exactly as with the masked dense
+  network). The index plan follows the mask buffers (rebuilt when they change).
+* **Importance per neuron** (``rl.prune_importance``). Every criterion scores masked
+  neurons too, from their *unmasked* weights, so a masked neuron keeps a live score:
+    - ``taylor`` (default): running mean of |a_n * dL/da_n|, the first-order Taylor
+      estimate of the actor-loss change when a gate on neuron n's output is switched
+      (1 -> 0 for a kept neuron: the loss increase of removing it; 0 -> 1 for a masked one:
+      the loss decrease of bringing it back). a_n = Mish(z_n) with z_n the neuron's
+      unmasked pre-activation on the layer's actual input; dL/da_n is the next layer's
+      pre-activation gradient times the next layer's unmasked column n (exact for kept
+      neurons; for a masked one, the gradient its gate receives at 0). Both move with the
+      data, the critic and the rest of the network, so masks keep changing after the
+      ratio has reached its target (``test_masks_move_in_ordinary_training``);
+    - ``magnitude``: ||[W_in[n, :], b[n]]||_2 * ||W_out[:, n]||_2 (incoming x outgoing). A
+      masked neuron's weights get no gradient, so its score is frozen: with this criterion
+      masks hardly move once the ratio plateaus (why ``taylor`` is the default);
+    - ``activation``: running mean of |a_n|;
+    - ``gradient``: running mean of |z_n dL/dz_n| (z_n unmasked; for a masked neuron
+      dL/dz_n is the gradient at its actual pre-activation 0: Mish'(0) dL/da_n).
+  The data-driven scores come from a *probe* of the actor update: every ``probe_every``-th
+  update (default 4) the denoiser records each step's kept pre-activations and, by tensor
+  hooks, the loss gradients at the kept activations and at eps; after the backward pass
+  :meth:`DynamicPruner.probe_scores` computes the masked neurons' pre-activations and
+  output gradients with two small matrix products per layer (no dense forward), and the
+  scores enter an exponential running mean (memory ~ 1 / (1 - ``ema``) actor updates).
+  Before anything was recorded the magnitude score is used. Tested against an
+  independent autograd computation with explicit per-row gates on the dense network
+  (``test_probe_scores_equal_gate_computation``).
 * **Schedule.** The pruning ratio follows the cubic schedule of Zhu & Gupta (2017) from 0 at
   ``prune_start_frac`` of training to ``prune_target`` at ``prune_end_frac``, then stays.
   Every layer is pruned by the same ratio (the ``round(ratio * width)`` least important
   neurons, at least one neuron is kept).
 * **Dynamic.** Masks are recomputed every ``prune_interval`` actor updates from the current
-  scores; masked weights keep their last values in ``weight_orig`` (they receive no gradient
-  while masked), so a neuron whose score overtakes a kept one returns. The target actor gets
-  a copy of the masks at every recomputation.
+  scores; the target actor gets a copy of the masks. Each recomputation records its churn:
+  ``last_churn`` (``revived``, ``newly_masked``), ``churn_total`` and :meth:`take_churn`
+  (revived + newly masked since the last metrics row: the ``mask_churn`` column).
 * **Deployment.** :func:`compact_actor` slices the kept neurons into a smaller dense actor
-  with identical outputs (exact slicing; equivalent to torch-pruning's dependency-graph
-  pruning for this plain MLP).
+  with identical outputs; :func:`deployment_pruning` says what pruning the deployed actor
+  actually got (ratio reached, whether a mask was ever computed) for ``evaluate``.
+  ``torch-pruning`` is not used (the slicing is exact for this plain MLP).
 """
 
 from __future__ import annotations

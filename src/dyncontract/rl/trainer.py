@@ -267,7 +267,7 @@ class Trainer:
             if self.w_n and self.kind == "contract"
             else math.nan,
             "prune_ratio": self.agent.prune_ratio(),
-            "mask_churn": pr.take_churn() if (pr := self.agent.pruner) is not None else None,
+            "mask_churn": float(pr.take_churn()) if (pr := self.agent.pruner) else None,
             "alpha": self.agent.alpha,
             "lr_factor": lr_factor(
                 self.rl.lr_schedule, self.progress(elapsed), self.rl.lr_final_frac

@@ -20,6 +20,7 @@ from dyncontract.rl.pruning import (
     neuron_masks,
     pruning_ratio,
     set_neuron_masks,
+    strip_masks,
 )
 
 
@@ -370,3 +371,37 @@ def test_churn_counts_and_deployment_report():
     pr2.load_state_dict(pr.state_dict())
     assert pr2.churn_total == pr.churn_total and pr2.recomputations == 3
     assert pr2.max_ratio == pytest.approx(0.5)
+
+
+def test_strip_masks_is_the_full_width_network_and_actor_deepcopies():
+    import copy
+
+    actor = _actor(widths=(24, 20, 16))
+    set_neuron_masks(actor, _random_masks((24, 20, 16), 4))
+    dense = strip_masks(actor)
+    assert not any(prune.is_pruned(m) for m in dense.denoiser.hidden)
+    assert all(k is None for k in dense.denoiser.keep_indices())  # every neuron computed
+    obs = _obs(32)
+    for mode in ("deterministic", "sample"):
+        a = actor.act(obs, torch.Generator().manual_seed(2), mode=mode)
+        b = dense.act(obs, torch.Generator().manual_seed(2), mode=mode)
+        assert torch.allclose(a, b, atol=1e-5), mode
+    twin = copy.deepcopy(actor)  # no non-leaf tensors left on the modules
+    assert torch.equal(twin.act(obs, None), actor.act(obs, None))
+
+
+def test_fast_mish_equals_aten_mish():
+    from dyncontract.rl.networks import FAST_MISH_MIN_NUMEL, _MishFn, mish
+
+    x = torch.cat([torch.linspace(-100, 100, 4001), torch.randn(FAST_MISH_MIN_NUMEL) * 4])
+    x = x.requires_grad_(True)
+    g = torch.randn(x.shape)
+    y = mish(x)
+    assert y.grad_fn is not None and "MishFn" in type(y.grad_fn).__name__  # the fast path
+    (gx,) = torch.autograd.grad(y, x, g)
+    (gr,) = torch.autograd.grad(F.mish(x), x, g)
+    assert torch.allclose(y, F.mish(x), rtol=1e-5, atol=1e-6)
+    assert torch.allclose(gx, gr, rtol=1e-4, atol=1e-5)
+    assert torch.isfinite(gx).all()
+    x64 = (torch.randn(40, dtype=torch.float64) * 5).requires_grad_(True)
+    assert torch.autograd.gradcheck(_MishFn.apply, (x64,))

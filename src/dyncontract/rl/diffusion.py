@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dyncontract.rl.networks import SinusoidalPosEmb
+from dyncontract.rl.networks import Mish, SinusoidalPosEmb
 
 
 def vp_beta_schedule(n_steps: int, beta_min: float = 0.1, beta_max: float = 10.0) -> np.ndarray:
@@ -98,7 +98,7 @@ class Denoiser(nn.Module):
         dims = [act_dim + time_dim + state_dim, *widths]
         self.hidden = nn.ModuleList(nn.Linear(dims[i], dims[i + 1]) for i in range(len(widths)))
         self.out = nn.Linear(dims[-1], act_dim)
-        self.act = nn.Mish()
+        self.act = Mish()  # ATen's Mish, or a faster exact one on large tensors
         self._plan_key: tuple | None = None
         self._plan: list[torch.Tensor | None] = []
         #: set to a list by the pruner to record one actor update (see the class docs)

@@ -57,7 +57,6 @@
 
 from __future__ import annotations
 
-import copy
 import math
 
 import torch
@@ -96,12 +95,23 @@ def _effective(layer: nn.Module, name: str) -> torch.Tensor:
     return _orig(layer, name) if mask is None else _orig(layer, name) * mask
 
 
+def _refresh_plain(layer: nn.Module) -> None:
+    """``layer.weight`` / ``layer.bias`` of a pruned layer are plain attributes that only the
+    prune forward hook refreshes; the denoiser never calls it (it reads ``*_orig`` and the
+    masks), so keep them as detached ``orig * mask`` of the last mask change (a non-leaf
+    left there would also break ``copy.deepcopy`` of the actor)."""
+    with torch.no_grad():
+        for name in ("weight", "bias"):
+            setattr(layer, name, _effective(layer, name).detach())
+
+
 def attach_masks(actor: DiffusionActor) -> None:
     """Attach all-ones structured masks to the denoiser's hidden layers (idempotent)."""
     for layer in actor.denoiser.hidden:
         if not prune.is_pruned(layer):
             prune.custom_from_mask(layer, "weight", torch.ones_like(layer.weight))
             prune.custom_from_mask(layer, "bias", torch.ones_like(layer.bias))
+            _refresh_plain(layer)
 
 
 def neuron_masks(actor: DiffusionActor) -> list[torch.Tensor]:
@@ -123,6 +133,7 @@ def set_neuron_masks(actor: DiffusionActor, masks: list[torch.Tensor]) -> None:
             mf = m.to(layer.bias_mask.dtype).to(layer.bias_mask.device)
             layer.bias_mask.copy_(mf)
             layer.weight_mask.copy_(mf[:, None].expand_as(layer.weight_mask))
+            _refresh_plain(layer)
 
 
 def pruning_ratio(actor: DiffusionActor) -> float:
@@ -472,11 +483,20 @@ def compact_actor(actor: DiffusionActor) -> DiffusionActor:
     return small
 
 
+@torch.no_grad()
 def strip_masks(actor: DiffusionActor) -> DiffusionActor:
-    """A copy of ``actor`` with its masks made permanent (plain parameters, no hooks)."""
-    out = copy.deepcopy(actor)
-    for layer in out.denoiser.hidden:
-        if prune.is_pruned(layer):
-            prune.remove(layer, "weight")
-            prune.remove(layer, "bias")
-    return out
+    """A copy of ``actor`` with its masks made permanent: plain parameters ``orig * mask``,
+    no masks, so every neuron is computed (the full-width dense network)."""
+    src = actor.state_dict()
+    state = {}
+    for k, v in src.items():
+        if k.endswith("_mask"):
+            continue
+        if k.endswith("_orig"):
+            base = k[: -len("_orig")]
+            state[base] = v * src[base + "_mask"]
+        else:
+            state[k] = v.clone()
+    out = DiffusionActor(**actor.arch).to(actor.denoiser.out.weight.device)
+    out.load_state_dict(state)
+    return out.train(actor.training)

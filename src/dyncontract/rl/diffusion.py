@@ -101,6 +101,7 @@ class Denoiser(nn.Module):
         self.act = Mish()  # ATen's Mish, or a faster exact one on large tensors
         self._plan_key: tuple | None = None
         self._plan: list[torch.Tensor | None] = []
+        self._flat: dict[int, torch.Tensor] = {}
         #: set to a list by the pruner to record one actor update (see the class docs)
         self.probe: list | None = None
 
@@ -119,6 +120,14 @@ class Denoiser(nn.Module):
                     plan.append(None)
                 else:
                     plan.append(torch.nonzero(m).squeeze(1))
+            # rows and columns both sliced: one gather on the flattened weight (its backward
+            # is a single scatter into one zero tensor instead of two)
+            self._flat = {}
+            for i in range(1, len(plan)):
+                rows, cols = plan[i], plan[i - 1]
+                if rows is not None and cols is not None:
+                    n_in = self.hidden[i].in_features
+                    self._flat[i] = (rows[:, None] * n_in + cols[None, :]).reshape(-1)
             self._plan, self._plan_key = plan, key
         return self._plan
 
@@ -130,14 +139,17 @@ class Denoiser(nn.Module):
         ws: list[torch.Tensor] = []
         bs: list[torch.Tensor] = []
         prev: torch.Tensor | None = None
-        for layer, k in zip(self.hidden, keep, strict=True):
+        for i, (layer, k) in enumerate(zip(self.hidden, keep, strict=True)):
             w = getattr(layer, "weight_orig", None)
             b = getattr(layer, "bias_orig", None)
             w = layer.weight if w is None else w
             b = layer.bias if b is None else b
-            if k is not None:
+            if k is not None and prev is not None:
+                w = w.reshape(-1).index_select(0, self._flat[i]).view(len(k), len(prev))
+                b = b.index_select(0, k)
+            elif k is not None:
                 w, b = w.index_select(0, k), b.index_select(0, k)
-            if prev is not None:
+            elif prev is not None:
                 w = w.index_select(1, prev)
             ws.append(w)
             bs.append(b)

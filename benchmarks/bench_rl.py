@@ -16,7 +16,8 @@ Usage::
   importance probe. The two agents alternate in one process (``--train-updates`` updates
   each, ``--train-reps`` rounds, the order flipped every round); each figure is the median
   over rounds, so load from other processes hits both alike and the ratio stays fair.
-  Only the update is timed (no env collection, no evaluation).
+  Only the update is timed (no env collection, no evaluation). ``cpu_time`` has the same
+  figures from process CPU time (robust to other load with ``--threads 1``).
 * **Compaction** (``denoise_ms_per_1k_states``): the actor of ``RUN_DIR`` (its own masks),
   or a freshly initialised actor of the default config masked at ``--ratio`` by weight
   magnitude. Denoising wall time for ``--states`` states (deterministic chain, median of
@@ -102,20 +103,30 @@ def train_speed(
     gen = torch.Generator().manual_seed(1)
     progress = 0.6  # past prune_end_frac (0.5): EDMSAC holds its target ratio
     times: dict[str, list[float]] = {a: [] for a in agents}
+    cpu: dict[str, list[float]] = {a: [] for a in agents}
     order = list(agents)
     for r in range(warmup + reps):
         for algo in order if r % 2 == 0 else order[::-1]:
             ag = agents[algo]
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             for i in range(updates):
                 ag.update(batches[i % len(batches)], gen, progress)
             if r >= warmup:
                 times[algo].append((time.perf_counter() - t) / updates)
+                cpu[algo].append((time.process_time() - c) / updates)
     med = {a: statistics.median(v) for a, v in times.items()}
+    med_cpu = {a: statistics.median(v) for a, v in cpu.items()}
     return {
         "dmsac": 1.0 / med["dmsac"],
         "edmsac": 1.0 / med["edmsac"],
         "edmsac_over_dmsac": med["dmsac"] / med["edmsac"],
+        # process CPU seconds instead of wall (all threads summed): with --threads 1 it is
+        # far less sensitive to other load on the machine than the wall-clock figures
+        "cpu_time": {
+            "dmsac": 1.0 / med_cpu["dmsac"],
+            "edmsac": 1.0 / med_cpu["edmsac"],
+            "edmsac_over_dmsac": med_cpu["dmsac"] / med_cpu["edmsac"],
+        },
         "actor_hidden": actor_hidden,
         "edmsac_pruning_ratio": agents["edmsac"].prune_ratio(),
         "rounds": reps,

@@ -30,7 +30,7 @@ class _MishFn(torch.autograd.Function):
 
 
 #: below this many elements ATen's single Mish kernel wins (Python Function overhead)
-FAST_MISH_MIN_NUMEL = 8192
+FAST_MISH_MIN_NUMEL = 16384
 
 
 def mish(x: torch.Tensor) -> torch.Tensor:

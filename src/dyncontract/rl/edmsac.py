@@ -111,8 +111,8 @@ class EDMSAC(nn.Module):
         self.log_alpha = nn.Parameter(
             torch.tensor(math.log(cfg.init_alpha), dtype=torch.float32, device=self.device)
         )
-        # one fused kernel per optimizer step (Adam's default on CPU is a Python loop of
-        # ~10 small ops per parameter tensor: a large share of an update at these sizes)
+        # one fused kernel per optimizer step (Adam's default on CPU loops over the parameter
+        # tensors in Python, ~10 small ops each)
         fused = dict(fused=True)
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.actor_lr, **fused)
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr, **fused)

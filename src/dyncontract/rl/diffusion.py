@@ -85,8 +85,9 @@ class Denoiser(nn.Module):
     multiplies x_t (act_dim columns).
 
     **Probe.** When ``probe`` is a list (set by the pruner around an actor update), each
-    step appends ``(x_t, hidden pre-activations, eps)`` with gradient hooks so that the
-    pruner can score kept *and* masked neurons after the backward pass (see
+    step appends a record of its inputs and kept pre-activations, with gradient hooks on
+    the kept activations and on eps, so that the pruner can score kept *and* masked
+    neurons after the backward pass (see
     :class:`dyncontract.rl.pruning.DynamicPruner`).
     """
 

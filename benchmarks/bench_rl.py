@@ -1,31 +1,138 @@
-"""EDMSAC deployment benchmark: compacted vs dense denoising, and amortisation vs the solver.
+"""EDMSAC benchmark: training updates/s (DMSAC vs EDMSAC), compacted vs dense denoising, and
+amortisation vs the solver.
 
 Usage::
 
     .venv/bin/python benchmarks/bench_rl.py [--run RUN_DIR] [--ratio 0.5] [--states 1000]
-                                            [--threads N] [--json OUT]
+        [--threads N] [--train-reps 15] [--train-updates 8] [--wide 512]
+        [--note "idle machine"] [--skip-train] [--skip-deploy] [--json OUT]
 
-* Compaction: the actor of ``RUN_DIR`` (its own masks), or a freshly initialised actor of the
-  default config masked at ``--ratio`` by weight magnitude. Reports denoising wall time for
-  ``--states`` states (deterministic chain, median of repeats) for the masked dense actor
-  and its compacted copy, the speed-up and the max |difference| of their actions.
-* Amortisation: contracts per second for a batch of 1024 market states — the policy (all
+* **Training speed** (``train_updates_per_s``, ``train_updates_per_s_wide``): updates/s of
+  ``EDMSAC.update`` for DMSAC and EDMSAC with the default ``rl`` settings (or the run's) at
+  the default actor width and at ``--wide`` (512). Batches look like the trainer's on the
+  contract env (``batch_size`` rows, ``actions_per_state`` adjacent rows per state, every
+  transition terminal). EDMSAC runs at progress 0.6, i.e. at its target ratio with the
+  real schedule: masks recomputed every ``prune_interval`` actor updates and the default
+  importance probe. The two agents alternate in one process (``--train-updates`` updates
+  each, ``--train-reps`` rounds, the order flipped every round); each figure is the median
+  over rounds, so load from other processes hits both alike and the ratio stays fair.
+  Only the update is timed (no env collection, no evaluation). ``cpu_time`` has the same
+  figures from process CPU time (robust to other load with ``--threads 1``).
+* **Compaction** (``denoise_ms_per_1k_states``): the actor of ``RUN_DIR`` (its own masks),
+  or a freshly initialised actor of the default config masked at ``--ratio`` by weight
+  magnitude. Denoising wall time for ``--states`` states (deterministic chain, median of
+  repeats): the full-width dense network (``strip_masks``: masks baked in, every neuron
+  computed) vs the compacted copy (speed-up, max |difference|); ``denoise_ms`` also has the
+  masked actor itself, which now runs on its kept neurons only.
+* **Amortisation**: contracts per second for a batch of 1024 market states — the policy (all
   five denoising steps + the least-payment map) vs the exact convex solver (one program per
   state, timed on a sample of 16 states).
+
+The JSON also records the git revision, the command line, torch threads, the load average
+before and after, and ``--note`` (say whether the machine was otherwise idle).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import torch
 
 from dyncontract.config import load_config
 from dyncontract.experiments.composition import amortisation
-from dyncontract.rl.edmsac import make_actor
+from dyncontract.rl.config import RLConfig
+from dyncontract.rl.edmsac import EDMSAC, Batch, make_actor
 from dyncontract.rl.evaluation import compact_diff, denoise_ms, load_actor
-from dyncontract.rl.pruning import DynamicPruner, compact_actor, pruning_ratio
+from dyncontract.rl.pruning import DynamicPruner, compact_actor, pruning_ratio, strip_masks
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def git_revision() -> str | None:
+    try:
+        rev = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        return None
+    return (rev + ("+dirty" if dirty else "")) or None
+
+
+def _batches(rl: RLConfig, obs_dim: int, act_dim: int, n: int = 4) -> list[Batch]:
+    g = torch.Generator().manual_seed(0)
+    m = rl.actions_per_state
+    out = []
+    for _ in range(n):
+        obs = torch.rand(rl.batch_size // m, obs_dim, generator=g).repeat_interleave(m, 0)
+        act = torch.rand(len(obs), act_dim, generator=g) * 2 - 1
+        rew = torch.rand(len(obs), generator=g)
+        out.append(Batch(obs, act, rew, obs, torch.ones(len(obs))))
+    return out
+
+
+def train_speed(
+    rl: RLConfig,
+    obs_dim: int,
+    act_dim: int,
+    actor_hidden: int,
+    reps: int = 15,
+    updates: int = 8,
+    warmup: int = 3,
+) -> dict:
+    """Median updates/s of DMSAC and EDMSAC at ``actor_hidden``, interleaved (see module)."""
+    agents = {}
+    for algo in ("dmsac", "edmsac"):
+        cfg = rl.model_copy(update={"algo": algo, "actor_hidden": actor_hidden})
+        torch.manual_seed(0)
+        ag = EDMSAC(cfg, obs_dim, act_dim)
+        if ag.pruner is not None:  # at the target ratio, as after prune_end_frac
+            ag.pruner.apply_ratio(ag.pruner.target_ratio)
+        agents[algo] = ag
+    batches = _batches(rl, obs_dim, act_dim)
+    gen = torch.Generator().manual_seed(1)
+    progress = 0.6  # past prune_end_frac (0.5): EDMSAC holds its target ratio
+    times: dict[str, list[float]] = {a: [] for a in agents}
+    cpu: dict[str, list[float]] = {a: [] for a in agents}
+    order = list(agents)
+    for r in range(warmup + reps):
+        for algo in order if r % 2 == 0 else order[::-1]:
+            ag = agents[algo]
+            t, c = time.perf_counter(), time.process_time()
+            for i in range(updates):
+                ag.update(batches[i % len(batches)], gen, progress)
+            if r >= warmup:
+                times[algo].append((time.perf_counter() - t) / updates)
+                cpu[algo].append((time.process_time() - c) / updates)
+    med = {a: statistics.median(v) for a, v in times.items()}
+    med_cpu = {a: statistics.median(v) for a, v in cpu.items()}
+    return {
+        "dmsac": 1.0 / med["dmsac"],
+        "edmsac": 1.0 / med["edmsac"],
+        "edmsac_over_dmsac": med["dmsac"] / med["edmsac"],
+        # process CPU seconds instead of wall (all threads summed): with --threads 1 it is
+        # far less sensitive to other load on the machine than the wall-clock figures
+        "cpu_time": {
+            "dmsac": 1.0 / med_cpu["dmsac"],
+            "edmsac": 1.0 / med_cpu["edmsac"],
+            "edmsac_over_dmsac": med_cpu["dmsac"] / med_cpu["edmsac"],
+        },
+        "actor_hidden": actor_hidden,
+        "edmsac_pruning_ratio": agents["edmsac"].prune_ratio(),
+        "rounds": reps,
+        "updates_per_round": updates,
+    }
 
 
 def main() -> None:
@@ -35,34 +142,74 @@ def main() -> None:
     ap.add_argument("--states", type=int, default=1000)
     ap.add_argument("--reps", type=int, default=15)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
+    ap.add_argument("--train-reps", type=int, default=15)
+    ap.add_argument("--train-updates", type=int, default=8)
+    ap.add_argument("--wide", type=int, default=512, help="actor_hidden of the wide figures")
+    ap.add_argument("--skip-train", action="store_true")
+    ap.add_argument("--skip-deploy", action="store_true")
+    ap.add_argument("--note", default="not stated (pass --note: was the machine idle?)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    load_before = os.getloadavg()
     if args.run:
         cfg = load_config(f"{args.run}/config.yaml")
-        actor = load_actor(args.run)
     else:
         cfg = load_config(None)
-        from dyncontract.env import BatchedContractEnv
+    from dyncontract.env import BatchedContractEnv
 
-        env = BatchedContractEnv(cfg.scenario_obj(), cfg.env)
-        torch.manual_seed(0)
-        actor = make_actor(cfg.rl, env.obs_dim, env.act_dim)
-        DynamicPruner(actor, importance="magnitude").apply_ratio(args.ratio)
-    small = compact_actor(actor)
-    obs = torch.rand(args.states, actor.obs_dim, generator=torch.Generator().manual_seed(1))
-    dense_ms = denoise_ms(actor, args.states, args.reps)
-    compact_ms = denoise_ms(small, args.states, args.reps)
-    res = {
+    env = BatchedContractEnv(cfg.scenario_obj(), cfg.env)
+    res: dict = {
+        "git_revision": git_revision(),
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "threads": torch.get_num_threads(),
-        "pruning_ratio": pruning_ratio(actor),
-        "widths": {"dense": actor.denoiser.widths, "compact": small.denoiser.widths},
-        "denoise_ms": {"dense": dense_ms, "compact": compact_ms, "states": args.states},
-        "speedup": dense_ms / compact_ms,
-        "compact_max_abs_diff": compact_diff(actor, small, 2 * obs - 1),
-        "amortisation": amortisation(small, cfg, n=1024),
+        "torch": torch.__version__,
+        "note": args.note,
     }
+    if not args.skip_train:
+        res["train_updates_per_s"] = train_speed(
+            cfg.rl, env.obs_dim, env.act_dim, cfg.rl.actor_hidden, args.train_reps,
+            args.train_updates,
+        )  # fmt: skip
+        res["train_updates_per_s_wide"] = train_speed(
+            cfg.rl, env.obs_dim, env.act_dim, args.wide, args.train_reps, args.train_updates
+        )
+    if not args.skip_deploy:
+        if args.run:
+            actor = load_actor(args.run)
+        else:
+            torch.manual_seed(0)
+            actor = make_actor(cfg.rl, env.obs_dim, env.act_dim)
+            DynamicPruner(actor, importance="magnitude").apply_ratio(args.ratio)
+        small = compact_actor(actor)
+        obs = torch.rand(args.states, actor.obs_dim, generator=torch.Generator().manual_seed(1))
+        # dense: the full-width network (masks baked into plain weights; the masked actor
+        # itself now runs on its kept neurons only, as fast as the compact copy)
+        dense_ms = denoise_ms(strip_masks(actor), args.states, args.reps)
+        masked_ms = denoise_ms(actor, args.states, args.reps)
+        compact_ms = denoise_ms(small, args.states, args.reps)
+        res.update(
+            {
+                "pruning_ratio": pruning_ratio(actor),
+                "widths": {"dense": actor.denoiser.widths, "compact": small.denoiser.widths},
+                "denoise_ms_per_1k_states": {
+                    "dense": dense_ms * 1000.0 / args.states,
+                    "compact": compact_ms * 1000.0 / args.states,
+                    "states": args.states,
+                },
+                "denoise_ms": {
+                    "dense": dense_ms,
+                    "masked_kept_only": masked_ms,
+                    "compact": compact_ms,
+                    "states": args.states,
+                },
+                "speedup": dense_ms / compact_ms,
+                "compact_max_abs_diff": compact_diff(actor, small, 2 * obs - 1),
+                "amortisation": amortisation(small, cfg, n=1024),
+            }
+        )
+    res["loadavg_before_after"] = [list(load_before), list(os.getloadavg())]
     print(json.dumps(res, indent=2))
     if args.json:
         from dyncontract._io import write_json_atomic

@@ -42,7 +42,12 @@ from dyncontract.rl.evaluation import (
     load_actor,
 )
 from dyncontract.rl.evaluators import GymEvaluator
-from dyncontract.rl.pruning import compact_actor, pruning_ratio
+from dyncontract.rl.pruning import (
+    compact_actor,
+    deployment_pruning,
+    pruning_ratio,
+    strip_masks,
+)
 from dyncontract.rl.rundir import RunDir, RunError
 from dyncontract.rl.trainer import Trainer, progress_enabled, resolve_device
 from dyncontract.solvers.exact import solve_dynamic
@@ -190,6 +195,10 @@ def evaluate_run(
         "algo": rl.algo,
         "pruning_ratio": pruning_ratio(actor) if isinstance(actor, DiffusionActor) else 0.0,
     }
+    if isinstance(actor, DiffusionActor):  # what pruning the deployed actor really got
+        pruner = RunDir(run_dir).load_checkpoint()["agent"].get("pruner")
+        info = deployment_pruning(actor, pruner)
+        out["ever_pruned"], out["pruning_note"] = info["ever_pruned"], info["note"]
     if is_contract(cfg):
         setting = contract_setting(cfg, device, cache_dir, n_states=states, split=split)
         if not setting.held.all_optimal:
@@ -210,8 +219,8 @@ def evaluate_run(
                 "compact": small.denoiser.widths,
             }
             if timing:
-                out["denoise_ms_per_1k_states"] = {
-                    "dense": denoise_ms(actor),
+                out["denoise_ms_per_1k_states"] = {  # full-width dense network vs compacted
+                    "dense": denoise_ms(strip_masks(actor)),
                     "compact": denoise_ms(small),
                 }
         else:  # nothing to compact (gsac): the actor as is, in both columns

@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Algo = Literal["edmsac", "dmsac", "gsac"]
-Importance = Literal["magnitude", "activation", "gradient"]
+Importance = Literal["taylor", "magnitude", "activation", "gradient"]
 EvalAction = Literal["deterministic", "mean", "sample", "best_feasible"]
 LRSchedule = Literal["constant", "cosine", "linear"]
 CriticLoss = Literal["mse", "huber"]
@@ -98,7 +98,7 @@ class RLConfig(BaseModel):
 
     # --- dynamic structured pruning (EDMSAC) -------------------------------------------------
     prune_target: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.5  # fraction of neurons masked
-    prune_importance: Importance = "magnitude"
+    prune_importance: Importance = "taylor"  # see rl/pruning.py
     prune_interval: PosInt = 200  # recompute masks every M actor updates
     prune_start_frac: float = 0.05  # ratio ramps 0 -> target between these fractions
     prune_end_frac: float = 0.5  # of the horizon (cubic schedule, Zhu & Gupta 2017)

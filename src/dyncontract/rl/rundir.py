@@ -46,6 +46,7 @@ METRIC_COLUMNS = [
     "eval_reward",
     "return_mean",
     "prune_ratio",
+    "mask_churn",
     "alpha",
     "entropy",
     "target_entropy",

@@ -161,6 +161,7 @@ class Trainer:
             if n and self.w_feasible is not None
             else math.nan,
             "prune_ratio": self.agent.prune_ratio(),
+            "mask_churn": float(pr.take_churn()) if (pr := self.agent.pruner) else None,
             "alpha": self.agent.alpha,
             "lr_factor": lr_factor(
                 self.rl.lr_schedule, self.budget.progress(self.step, elapsed), self.rl.lr_final_frac

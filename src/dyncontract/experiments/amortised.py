@@ -151,6 +151,25 @@ def _done(b: Usage, steps: int, max_minutes: float | None) -> bool:
     return b.samples >= steps or (max_minutes is not None and b.wall_s >= 60.0 * max_minutes)
 
 
+def _tick(
+    b: Usage, clock: _Clock, on_eval: OnEval | None, every: int | None, next_eval: int, policy
+) -> int:
+    """Update the wall clock; evaluate when ``every`` more samples were drawn. -> next_eval."""
+    b.wall_s = clock.elapsed()
+    if on_eval is not None and every and b.samples >= next_eval:
+        next_eval += every
+        clock.pause(lambda: on_eval(b.samples, b.updates, b.wall_s, policy))
+    return next_eval
+
+
+def _last(b: Usage, clock: _Clock, on_eval: OnEval | None, policy: Policy) -> Policy:
+    """The final evaluation; returns ``policy``."""
+    b.wall_s = clock.elapsed()
+    if on_eval is not None:
+        on_eval(b.samples, b.updates, b.wall_s, policy)
+    return policy
+
+
 def train_direct(
     env: BatchedContractEnv,
     seed: int,
@@ -189,14 +208,8 @@ def train_direct(
         for group in opt.param_groups:
             group["lr"] = lr * (lr_final / lr) ** _progress(b, steps, max_minutes, clock)
         b.updates += 1
-        b.wall_s = clock.elapsed()
-        if on_eval is not None and eval_every and b.samples >= next_eval:
-            next_eval += eval_every
-            clock.pause(lambda: on_eval(b.samples, b.updates, b.wall_s, policy))
-    b.wall_s = clock.elapsed()
-    if on_eval is not None:
-        on_eval(b.samples, b.updates, b.wall_s, policy)
-    return policy
+        next_eval = _tick(b, clock, on_eval, eval_every, next_eval, policy)
+    return _last(b, clock, on_eval, policy)
 
 
 def optimum_action(T1: np.ndarray, T2: np.ndarray, env: BatchedContractEnv) -> np.ndarray:
@@ -313,14 +326,8 @@ def train_supervised(
                 loss.backward()
                 opt.step()
                 b.updates += 1
-        b.wall_s = clock.elapsed()
-        if on_eval is not None and eval_every and b.samples >= next_eval:
-            next_eval += eval_every
-            clock.pause(lambda: on_eval(b.samples, b.updates, b.wall_s, policy))
-    b.wall_s = clock.elapsed()
-    if on_eval is not None:
-        on_eval(b.samples, b.updates, b.wall_s, policy)
-    return policy
+        next_eval = _tick(b, clock, on_eval, eval_every, next_eval, policy)
+    return _last(b, clock, on_eval, policy)
 
 
 def per_state(

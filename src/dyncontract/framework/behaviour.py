@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dyncontract.model.choice import BUILD_RTOL, DECLINE, Acceptance, choose_np
+from dyncontract.model.choice import BUILD_RTOL, DECLINE, Acceptance, ChoiceArrays, choose_np
 from dyncontract.model.contract import Contract
 from dyncontract.model.scenario import Participation, Scenario
 
@@ -33,7 +33,7 @@ __all__ = ["DECLINE", "Acceptance", "ChoiceTables", "buildable", "choice_tables"
 
 
 @dataclass(frozen=True)
-class ChoiceTables:
+class ChoiceTables(ChoiceArrays):
     """Choices of every (type, history) and the utilities behind them.
 
     ``period1`` (K,) and ``period2`` (K, K) hold reports (:data:`DECLINE` = -1);
@@ -43,13 +43,6 @@ class ChoiceTables:
     ``tol`` the absolute tie tolerance used. Unbuildable items have utility -inf.
     """
 
-    period1: np.ndarray
-    period2: np.ndarray
-    u1: np.ndarray
-    u2: np.ndarray
-    cont: np.ndarray
-    W: np.ndarray
-    tol: float
     participation: Participation
     acceptance: Acceptance
 

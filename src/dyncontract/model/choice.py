@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -268,6 +268,25 @@ class ChoiceArrays:
     tol: float
 
 
+def _one_menu(
+    T1: np.ndarray,
+    R1: np.ndarray,
+    T2: np.ndarray,
+    R2: np.ndarray,
+    sc: Scenario,
+    tie_tolerance: float = 1e-6,
+    acceptance: Acceptance = "own_period",
+    participation: Participation | None = None,
+) -> tuple[Choices, list[torch.Tensor], torch.Tensor]:
+    """:func:`choose` for one menu in ``sc``: (choices, [T1, R1, T2, R2] batched, Q)."""
+    arrs = [_f64(np.asarray(x, float))[None] for x in (T1, R1, T2, R2)]
+    Q = _f64(sc.transition)[None]
+    c = _f64(sc.energy_price / np.asarray(sc.theta, float))[None]
+    tol = tie_tolerance_abs(sc, tie_tolerance)
+    ch = choose(*arrs, Q, c, sc, tol=tol, acceptance=acceptance, participation=participation)
+    return ch, arrs, Q
+
+
 def choose_np(
     T1: np.ndarray,
     R1: np.ndarray,
@@ -280,21 +299,7 @@ def choose_np(
     participation: Participation | None = None,
 ) -> ChoiceArrays:
     """:func:`choose` for one menu in scenario ``sc`` (Q = sc.transition, c = xi / theta)."""
-    T1, R1, T2, R2 = (_f64(np.asarray(x, float))[None] for x in (T1, R1, T2, R2))
-    Q = _f64(sc.transition)[None]
-    c = _f64(sc.energy_price / np.asarray(sc.theta, float))[None]
-    ch = choose(
-        T1,
-        R1,
-        T2,
-        R2,
-        Q,
-        c,
-        sc,
-        tol=tie_tolerance_abs(sc, tie_tolerance),
-        acceptance=acceptance,
-        participation=participation,
-    )
+    ch, _, _ = _one_menu(T1, R1, T2, R2, sc, tie_tolerance, acceptance, participation)
     return ChoiceArrays(
         period1=ch.period1[0].numpy().astype(int),
         period2=ch.period2[0].numpy().astype(int),
@@ -307,28 +312,10 @@ def choose_np(
 
 
 def expected_profit_np(
-    T1: np.ndarray,
-    R1: np.ndarray,
-    T2: np.ndarray,
-    R2: np.ndarray,
-    sc: Scenario,
-    *,
-    tie_tolerance: float = 1e-6,
-    acceptance: Acceptance = "own_period",
-    participation: Participation | None = None,
+    T1: np.ndarray, R1: np.ndarray, T2: np.ndarray, R2: np.ndarray, sc: Scenario, **rules: Any
 ) -> float:
-    """Expected CS profit per ES of one menu in ``sc`` when every ES picks by the rules."""
-    arrs = [_f64(np.asarray(x, float))[None] for x in (T1, R1, T2, R2)]
-    Q = _f64(sc.transition)[None]
-    c = _f64(sc.energy_price / np.asarray(sc.theta, float))[None]
-    ch = choose(
-        *arrs,
-        Q,
-        c,
-        sc,
-        tol=tie_tolerance_abs(sc, tie_tolerance),
-        acceptance=acceptance,
-        participation=participation,
-    )
+    """Expected CS profit per ES of one menu in ``sc`` when every ES picks by the rules
+    (``rules``: the keyword options of :func:`choose_np`)."""
+    ch, arrs, Q = _one_menu(T1, R1, T2, R2, sc, **rules)
     prior = _f64(sc.prior)[None]
     return float(expected_profit_under_choice(ch, *arrs, prior, Q, sc)[0])

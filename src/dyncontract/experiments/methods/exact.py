@@ -52,26 +52,28 @@ def _solved(ctx: MethodContext, solve: Callable[[Scenario], SolveResult]) -> np.
     return np.array(out)
 
 
-def run_static_myopic(ctx: MethodContext, seed: int, budget: Budget) -> list[dict[str, Any]]:
-    t0 = time.perf_counter()
-    return _scored(ctx, t0, np.asarray(ctx.test.held.static_profit, float), True)
+def _from_held(attr: str):
+    """A method whose per-state profits the held-out set already holds (exact solves)."""
+
+    def run(ctx: MethodContext, seed: int, budget: Budget) -> list[dict[str, Any]]:
+        t0 = time.perf_counter()
+        return _scored(ctx, t0, np.asarray(getattr(ctx.test.held, attr), float), True)
+
+    return run
 
 
-def run_static_best(ctx: MethodContext, seed: int, budget: Budget) -> list[dict[str, Any]]:
-    t0 = time.perf_counter()
-    return _scored(ctx, t0, np.asarray(ctx.test.held.static_best_profit, float), True)
+def _solved_per_state(solve: Callable[[Scenario], SolveResult], feasible: bool):
+    """A method solved here, state by state (``feasible`` False: an upper bound)."""
+
+    def run(ctx: MethodContext, seed: int, budget: Budget) -> list[dict[str, Any]]:
+        t0 = time.perf_counter()
+        return _scored(ctx, t0, _solved(ctx, solve), feasible)
+
+    return run
 
 
-def run_static_redesign(ctx: MethodContext, seed: int, budget: Budget) -> list[dict[str, Any]]:
-    t0 = time.perf_counter()
-    return _scored(ctx, t0, _solved(ctx, static_redesign), True)
-
-
-def run_exact_dynamic(ctx: MethodContext, seed: int, budget: Budget) -> list[dict[str, Any]]:
-    t0 = time.perf_counter()
-    return _scored(ctx, t0, np.asarray(ctx.test.held.optimal_profit, float), True)
-
-
-def run_complete_info(ctx: MethodContext, seed: int, budget: Budget) -> list[dict[str, Any]]:
-    t0 = time.perf_counter()
-    return _scored(ctx, t0, _solved(ctx, complete_info), False)
+run_static_myopic = _from_held("static_profit")
+run_static_best = _from_held("static_best_profit")
+run_exact_dynamic = _from_held("optimal_profit")
+run_static_redesign = _solved_per_state(static_redesign, True)
+run_complete_info = _solved_per_state(complete_info, False)

@@ -72,7 +72,14 @@ def train(
         if config is not None or set_:
             raise InputError("--resume: the run's config is fixed; drop --config/--set")
         if not run.checkpoint.is_file():
-            raise InputError(f"--resume: {out} has no {run.checkpoint.name} to resume from")
+            why = (
+                "it was stopped before its first checkpoint; start it afresh (delete it or use "
+                "another --out)"
+                if run.holds_run() or run.config.exists()
+                else "not a training run"
+            )
+            raise InputError(f"--resume: {out} has no {run.checkpoint.name} to resume from ({why})")
+        run.remove_temp_files()  # of a write that was interrupted
         cfg, meta = load_run(out)
         for name, given, stored in (
             ("--algo", algo, cfg.rl.algo),
@@ -85,9 +92,14 @@ def train(
         if steps is None and max_minutes is None:  # a new budget replaces the stored one
             steps, max_minutes = meta.get("steps"), meta.get("max_minutes")
     else:
-        if run.holds_run():
+        if run.checkpoint.exists():
             raise InputError(
                 f"--out: {out} already holds a run (use --resume, or another directory)"
+            )
+        if run.holds_run():
+            raise InputError(
+                f"--out: {out} holds a run stopped before its first checkpoint (nothing to "
+                "resume): delete it or use another directory"
             )
         options: dict[str, Any] = {}
         if algo is not None:
@@ -97,10 +109,49 @@ def train(
         cfg = get_config(config, set_, {"rl": options} if options else None)
         seed_ = 0 if seed is None else seed
     budget = default_budget(cfg, steps, max_minutes)
-    rows = train_run(cfg, out, budget, resume=resume, seed=seed_, device=dev, quiet=quiet)
+    created = _missing_dirs(out)
+    before = set(out.iterdir()) if out.is_dir() else set()
+    try:
+        rows = train_run(cfg, out, budget, resume=resume, seed=seed_, device=dev, quiet=quiet)
+    except BaseException:
+        if not resume:
+            _discard_failed_start(run, created, before)
+        raise
     last = rows[-1] if rows else {}
     typer.echo(f"run: {out}  ({cfg.rl.algo}, env {env_id(cfg)}, device {dev})")
     typer.echo(_summary(last))
+
+
+def _missing_dirs(path: Path) -> list[Path]:
+    """``path`` and its ancestors that do not exist yet, deepest first."""
+    out = []
+    p = path.absolute()
+    while not p.exists() and p != p.parent:
+        out.append(p)
+        p = p.parent
+    return out
+
+
+def _discard_failed_start(run: Any, created: list[Path], before: set[Path]) -> None:
+    """A new run that failed (or was interrupted) before its first checkpoint leaves nothing:
+    remove what this command created in --out (and the folders it created). A run with a
+    checkpoint is kept: ``--resume`` continues it."""
+    import shutil
+
+    if run.checkpoint.exists() or not run.path.is_dir():
+        return
+    for p in run.path.iterdir():
+        if p in before:
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+    for d in created:  # deepest first; stops at the first folder that is not empty
+        try:
+            d.rmdir()
+        except OSError:
+            break
 
 
 def _summary(row: dict[str, Any]) -> str:

@@ -140,6 +140,14 @@ class RunDir:
         """Whether training has already written here (a checkpoint or metrics)."""
         return self.checkpoint.exists() or self.metrics.exists()
 
+    def temp_files(self) -> list[Path]:
+        """Temp files of writes that were interrupted (``kill -9`` mid-write): never read."""
+        return sorted(self.path.glob(".*.tmp")) if self.path.is_dir() else []
+
+    def remove_temp_files(self) -> None:
+        for p in self.temp_files():
+            p.unlink(missing_ok=True)
+
     # ----- metrics ----------------------------------------------------------------------------
     def write_metrics(self, rows: Iterable[Mapping[str, Any]]) -> None:
         write_text_atomic(self.metrics, metrics_text(rows))

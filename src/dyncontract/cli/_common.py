@@ -121,6 +121,43 @@ def check_output_path(path: Path | None, name: str = "--json") -> None:
         raise InputError(f"{name}: {parent} is not a directory")
 
 
+#: Largest |entry| of a contract file (workloads in Gcycles, rewards in model units): with the
+#: scenario ranges, costs and values stay finite below it.
+CONTRACT_MAX_ABS = 1e12
+
+
+def load_contract(path: Path, sc: Any) -> Any:
+    """A contract file checked against the scenario ``sc``: K types, every entry finite with
+    |x| <= CONTRACT_MAX_ABS and workloads T > -1/beta (where the value ln(1 + beta T) is
+    defined); anything else is an input error (exit 2). Workloads outside [0, T_max] are
+    left to the feasibility check (``bounds``)."""
+    import numpy as np
+
+    from dyncontract.model.contract import Contract
+
+    c = Contract.load(path)
+    if c.K != sc.K:
+        raise InputError(f"contract: has K={c.K} types, the scenario has K={sc.K}")
+    for name in ("T1", "R1", "T2", "R2"):
+        arr = getattr(c, name)
+        bad = np.argwhere(np.abs(arr) > CONTRACT_MAX_ABS)
+        if bad.size:
+            idx = ",".join(str(int(i)) for i in bad[0])
+            raise InputError(
+                f"contract: {name}[{idx}] = {arr[tuple(bad[0])]:g} is outside "
+                f"[-{CONTRACT_MAX_ABS:g}, {CONTRACT_MAX_ABS:g}]"
+            )
+        if name.startswith("T"):
+            low = np.argwhere(arr <= -1.0 / sc.beta)
+            if low.size:
+                idx = ",".join(str(int(i)) for i in low[0])
+                raise InputError(
+                    f"contract: {name}[{idx}] = {arr[tuple(low[0])]:g}: workloads must be > "
+                    f"-1/beta = {-1.0 / sc.beta:g} (the value ln(1 + beta T) is undefined)"
+                )
+    return c
+
+
 def fmt_table(headers: list[str], rows: list[list[Any]], floatfmt: str = "{:.4f}") -> str:
     """A plain aligned text table."""
 

@@ -81,6 +81,8 @@ def train(
             raise InputError(f"--resume: {out} has no {run.checkpoint.name} to resume from ({why})")
         run.remove_temp_files()  # of a write that was interrupted
         cfg, meta = load_run(out)
+        if not isinstance(meta.get("seed"), int) or isinstance(meta.get("seed"), bool):
+            raise InputError(f"--resume: {run.run_json} has no integer seed (damaged run)")
         for name, given, stored in (
             ("--algo", algo, cfg.rl.algo),
             ("--env", env, meta.get("env_id")),

@@ -157,9 +157,12 @@ class RunDir:
         if not self.metrics.exists():
             return []
         try:
-            return parse_metrics(self.metrics.read_text())
-        except (OSError, UnicodeDecodeError, ValueError, csv.Error) as exc:
+            rows = parse_metrics(self.metrics.read_text())
+        except (OSError, UnicodeDecodeError, ValueError, OverflowError, csv.Error) as exc:
             raise RunError(f"run directory: cannot read {self.metrics} ({exc})") from None
+        if any(not isinstance(r.get("step"), int) for r in rows):
+            raise RunError(f"run directory: {self.metrics} has rows without an integer step")
+        return rows
 
     # ----- run.json / config.yaml ---------------------------------------------------------------
     def write_meta(self, meta: Mapping[str, Any]) -> None:

@@ -199,11 +199,17 @@ class Trainer:
         ck = self.run.load_checkpoint(map_location=self.device)
         if (ck["obs_dim"], ck["act_dim"]) != (self.obs_dim, self.act_dim):
             raise RunError("--resume: checkpoint shapes differ from the run's environment")
-        self.agent.load_training_state(ck["agent"])
-        self.buffer.load_state_dict(ck["buffer"])
-        self.gen_env.set_state(ck["rng"]["env"])
-        self.gen_act.set_state(ck["rng"]["act"])
-        self.gen_buf.set_state(ck["rng"]["buf"])
+        try:
+            self.agent.load_training_state(ck["agent"])
+            self.buffer.load_state_dict(ck["buffer"])
+            self.gen_env.set_state(ck["rng"]["env"])
+            self.gen_act.set_state(ck["rng"]["act"])
+            self.gen_buf.set_state(ck["rng"]["buf"])
+        except (RuntimeError, KeyError, TypeError, ValueError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise RunError(
+                f"--resume: the checkpoint does not match the run's config ({first})"
+            ) from None
         self.step = int(ck["step"])
         self.elapsed_before = float(ck["elapsed"])
         self.next_eval = int(ck["next_eval"])

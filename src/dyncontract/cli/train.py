@@ -53,6 +53,14 @@ def train(
         bool, typer.Option("--resume", help="Continue the interrupted run in --out.")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    tensorboard: Annotated[
+        Path | None,
+        typer.Option(
+            "--tensorboard",
+            help="Also write the metrics as TensorBoard events here (logging.tensorboard).",
+            metavar="DIR",
+        ),
+    ] = None,
 ) -> None:
     """Train EDMSAC (or DMSAC) and write metrics.csv, config.yaml and checkpoints to --out."""
     from dyncontract.experiments.composition import default_budget, env_id, load_run, train_run
@@ -66,6 +74,8 @@ def train(
         raise InputError(f"--max-minutes: must be a finite number > 0, got {max_minutes}")
     if out.exists() and not out.is_dir():
         raise InputError(f"--out: {out} exists and is not a directory")
+    if tensorboard is not None and tensorboard.exists() and not tensorboard.is_dir():
+        raise InputError(f"--tensorboard: {tensorboard} exists and is not a directory")
     dev = _device(device)
     run = RunDir(out)
     if resume:
@@ -108,16 +118,30 @@ def train(
             options["algo"] = algo
         if env is not None:
             options["env_id"] = env
-        cfg = get_config(config, set_, {"rl": options} if options else None)
+        extra: dict[str, Any] = {"rl": options} if options else {}
+        if tensorboard is not None:
+            extra["logging"] = {"tensorboard": str(tensorboard)}
+        cfg = get_config(config, set_, extra or None)
         seed_ = 0 if seed is None else seed
     budget = default_budget(cfg, steps, max_minutes)
-    created = _missing_dirs(out)
-    before = set(out.iterdir()) if out.is_dir() else set()
+    tb = tensorboard if tensorboard is not None else cfg.logging.tensorboard
+    # what this command creates, removed again if a new run fails before its first checkpoint
+    made = [(Path(d), _missing_dirs(Path(d)), _listing(Path(d))) for d in (out, tb) if d]
     try:
-        rows = train_run(cfg, out, budget, resume=resume, seed=seed_, device=dev, quiet=quiet)
+        rows = train_run(
+            cfg,
+            out,
+            budget,
+            resume=resume,
+            seed=seed_,
+            device=dev,
+            quiet=quiet,
+            tensorboard=None if tb is None else str(tb),
+        )
     except BaseException:
-        if not resume:
-            _discard_failed_start(run, created, before)
+        if not resume and not run.checkpoint.exists():
+            for d, created, before in made:
+                _discard_new(d, created, before)
         raise
     last = rows[-1] if rows else {}
     typer.echo(f"run: {out}  ({cfg.rl.algo}, env {env_id(cfg)}, device {dev})")
@@ -125,7 +149,9 @@ def train(
 
 
 def _missing_dirs(path: Path) -> list[Path]:
-    """``path`` and its ancestors that do not exist yet, deepest first."""
+    """``path`` and its ancestors that do not exist yet, deepest first. A new run that fails
+    (or is interrupted) before its first checkpoint leaves nothing behind; one with a
+    checkpoint is kept (``--resume`` continues it)."""
     out = []
     p = path.absolute()
     while not p.exists() and p != p.parent:
@@ -134,24 +160,26 @@ def _missing_dirs(path: Path) -> list[Path]:
     return out
 
 
-def _discard_failed_start(run: Any, created: list[Path], before: set[Path]) -> None:
-    """A new run that failed (or was interrupted) before its first checkpoint leaves nothing:
-    remove what this command created in --out (and the folders it created). A run with a
-    checkpoint is kept: ``--resume`` continues it."""
+def _listing(d: Path) -> set[Path]:
+    return set(d.iterdir()) if d.is_dir() else set()
+
+
+def _discard_new(d: Path, created: list[Path], before: set[Path]) -> None:
+    """Remove what appeared in ``d`` since ``before`` and the folders in ``created``
+    (deepest first, stopping at the first that is not empty)."""
     import shutil
 
-    if run.checkpoint.exists() or not run.path.is_dir():
-        return
-    for p in run.path.iterdir():
-        if p in before:
-            continue
-        if p.is_dir() and not p.is_symlink():
-            shutil.rmtree(p, ignore_errors=True)
-        else:
-            p.unlink(missing_ok=True)
-    for d in created:  # deepest first; stops at the first folder that is not empty
+    if d.is_dir():
+        for p in d.iterdir():
+            if p in before:
+                continue
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+    for c in created:
         try:
-            d.rmdir()
+            c.rmdir()
         except OSError:
             break
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from dyncontract.experiments.composition import evaluate_run, train_run
+from dyncontract.experiments.composition import evaluate_run, tensorboard_dir, train_run
 from dyncontract.experiments.methods.base import MethodContext
 from dyncontract.rl.budget import Budget
 from dyncontract.rl.rundir import RunDir
@@ -16,7 +16,14 @@ def run_diffusion(ctx: MethodContext, seed: int, budget: Budget) -> list[dict[st
     """Train (resuming from a checkpoint if one is there), then time the deployed actor."""
     resume = RunDir(ctx.run_dir).checkpoint.exists()
     rows = train_run(
-        ctx.cfg, ctx.run_dir, budget, resume=resume, seed=seed, quiet=True, cache_dir=ctx.cache_dir
+        ctx.cfg,
+        ctx.run_dir,
+        budget,
+        resume=resume,
+        seed=seed,
+        quiet=True,
+        cache_dir=ctx.cache_dir,
+        tensorboard=tensorboard_dir(ctx.run_dir),
     )
     ev = evaluate_run(ctx.run_dir, states=ctx.cfg.env.held_out_states, cache_dir=ctx.cache_dir)
     last = rows[-1]

@@ -4,16 +4,22 @@ Budget: the same environment-sample cap and wall-clock cap as the diffusion lear
 evaluations every ``eval_every_steps`` samples and every tenth of the time budget (SB3 steps
 one numpy env at a time, so its curves also need points against wall time). Scored by the
 same held-out evaluator: ``predict(deterministic=True)``, one action per state.
+
+TensorBoard: SB3's own ``tensorboard_log`` into ``OUT/<experiment>/tensorboard/<group>/``
+(SB3 names the run ``<seed>_1``), with the evaluator's metrics recorded under the same tags as
+the diffusion learners' (``optimality_ratio``, ``feasible_rate``, ...).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
 import torch
 
 from dyncontract.env import ContractDesignEnv
+from dyncontract.experiments.composition import tensorboard_dir
 from dyncontract.experiments.methods.base import MethodContext
 from dyncontract.rl.budget import Budget
 
@@ -26,7 +32,9 @@ def run_sb3(algo: str, ctx: MethodContext, seed: int, budget: Budget) -> list[di
     setting = ctx.setting
     env = ContractDesignEnv(setting.env.base, ctx.cfg.env)
     torch.manual_seed(seed)
-    model = cls("MlpPolicy", env, seed=seed, device="cpu", verbose=0, **ctx.options)
+    tb = tensorboard_dir(ctx.run_dir)  # SB3's own TensorBoard logging, next to the others
+    options = {"tensorboard_log": str(tb.parent), **ctx.options}
+    model = cls("MlpPolicy", env, seed=seed, device="cpu", verbose=0, **options)
     rows: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     limit_s = None if budget.max_minutes is None else 60.0 * budget.max_minutes
@@ -41,6 +49,11 @@ def run_sb3(algo: str, ctx: MethodContext, seed: int, budget: Budget) -> list[di
         wall = time.perf_counter() - t0
         ev = setting.evaluator(policy)
         rows.append({"step": step, "wall_s": wall, "samples": step, **ev})
+        # the evaluator's metrics under the same tags as the diffusion learners' (SB3 logger)
+        for k, v in {"wall_s": wall, **ev}.items():
+            if isinstance(v, int | float) and math.isfinite(v):
+                model.logger.record(k, float(v))
+        model.logger.dump(step)
 
     class Cb(BaseCallback):
         def __init__(self) -> None:
@@ -60,7 +73,7 @@ def run_sb3(algo: str, ctx: MethodContext, seed: int, budget: Budget) -> list[di
             return limit_s is None or time.perf_counter() - t0 < limit_s
 
     total = budget.steps if budget.steps is not None else 10**12
-    model.learn(total_timesteps=total, callback=Cb(), progress_bar=False)
+    model.learn(total_timesteps=total, callback=Cb(), progress_bar=False, tb_log_name=tb.name)
     if not rows or rows[-1]["step"] != model.num_timesteps:
         evaluate(int(model.num_timesteps))
     return rows

@@ -344,6 +344,7 @@ def _contracts():
             lambda d: (json.dumps(d).encode(), False)
         ),
         st.binary(max_size=200).map(lambda b: (b, True)),
+        st.just((b"\x80", True)),  # not UTF-8 (found by the benchmark)
     )
 
 
@@ -362,7 +363,7 @@ def test_malformed_contract_files(tmp_path_factory, case, command):
     else:
         args = ["simulate", "--contract", str(c), "--n-es", "64", "--json", str(out)]
     res = invoke(root, args, invalid=invalid, reports=(out,))
-    if command == "check" and res.exit_code in (0, 1):  # in range: finite arithmetic
+    if command == "check" and "max violation" in res.output:  # in range: finite arithmetic
         m = re.search(r"profit per ES ([^ \n]+).*max violation ([^ )\n]+)", res.output, re.S)
         assert m and all(math.isfinite(float(g)) for g in m.groups()), res.output
     shutil.rmtree(root)

@@ -135,7 +135,10 @@ def load_contract(path: Path, sc: Any) -> Any:
 
     from dyncontract.model.contract import Contract
 
-    c = Contract.load(path)
+    try:
+        c = Contract.load(path)
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not valid JSON (not UTF-8 text)") from None
     if c.K != sc.K:
         raise InputError(f"contract: has K={c.K} types, the scenario has K={sc.K}")
     for name in ("T1", "R1", "T2", "R2"):

@@ -456,3 +456,17 @@ def test_damaged_run_directories(tmp_path_factory, tiny_run, which, damage, comm
         if res.exit_code == 0:
             assert np.isfinite(json.loads((run / "run.json").read_text())["steps"])
     shutil.rmtree(root)
+
+
+def test_runtime_failure_at_start_leaves_nothing(tmp_path):
+    """torch failing at start-up (a replay buffer too large to allocate): exit 1, one error
+    line naming the command, and no run directory (nor its parents) left behind."""
+    from helpers import TOY_GYM_ID
+
+    out = tmp_path / "a" / "b" / "run"
+    args = ["train", "--out", str(out), "--env", TOY_GYM_ID, "--steps", "10", "-q"]
+    res = runner.invoke(app, [*args, "--set", "rl.buffer_size=10000000000000"])
+    assert res.exit_code == 1, res.output
+    lines = [x for x in res.output.splitlines() if x.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: train: "), lines
+    assert not (tmp_path / "a").exists()

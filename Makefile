@@ -5,7 +5,7 @@ PIP := $(VENV)/bin/pip
 # The main job; later presets widen it (see README).
 RUN_ARGS ?= reproduce --preset quick --out results
 
-.PHONY: run test lint format bench clean install install-dev
+.PHONY: run test fuzz lint format bench clean install install-dev
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,9 +23,16 @@ install-dev: $(VENV)/.installed-dev
 run: $(VENV)/.installed
 	$(VENV)/bin/dyncontract $(RUN_ARGS)
 
+# The quickstart notebook runs as a test (nbmake) with a few seconds of training.
+QUICKSTART_MINUTES ?= 0.05
+
 test: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check src tests benchmarks
-	$(PY) -m pytest -q -n 2 tests
+	DYNCONTRACT_QUICKSTART_MINUTES=$(QUICKSTART_MINUTES) $(PY) -m pytest -q -n 2 tests --nbmake examples
+
+# Thousands of fuzzed CLI inputs (the test suite runs a few hundred).
+fuzz: $(VENV)/.installed-dev
+	$(PY) benchmarks/fuzz_cli.py --examples 3000
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -55,7 +55,7 @@ def test_train_refuses_existing_run_and_evaluate_errors(tmp_path):
     out.mkdir()
     (out / "metrics.csv").write_text("step\n")
     res = runner.invoke(app, ["train", "--out", str(out), "--steps", "10"])
-    assert res.exit_code == 2 and "already holds a run" in res.output
+    assert res.exit_code == 2 and "stopped before its first checkpoint" in res.output
     res = runner.invoke(app, ["evaluate", str(tmp_path / "missing")])
     assert res.exit_code == 2 and res.output.startswith("error: run_dir")
     res = runner.invoke(app, ["evaluate", str(out)])

@@ -6,6 +6,7 @@ A config file is a mapping of sections; each section belongs to one layer::
     env:        the learning environment (dyncontract.env.distribution.EnvConfig)
     framework:  the agent-construction simulator (dyncontract.framework.config.FrameworkConfig)
     rl:         (E)DMSAC and its trainer (dyncontract.rl.config.RLConfig)
+    logging:    optional outputs (LoggingConfig: TensorBoard folder of `train`)
 
 Unknown sections and keys are errors. Overrides travel as nested dicts, deep-merged into the
 file's sections before validation; the CLI turns ``--set section.key=value`` strings into
@@ -22,10 +23,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dyncontract.env.distribution import EnvConfig
 from dyncontract.framework.config import FrameworkConfig
@@ -37,6 +38,15 @@ class ConfigError(ValueError):
     """Invalid configuration input; ``str(err)`` is one line naming the field."""
 
 
+class LoggingConfig(BaseModel):
+    """The ``logging:`` section: optional outputs besides metrics.csv."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: folder for TensorBoard event files of `train` (null: none); ``--tensorboard`` sets it
+    tensorboard: Annotated[str, Field(min_length=1)] | None = None
+
+
 class DyncontractConfig(BaseModel):
     """Root of a config file."""
 
@@ -46,6 +56,7 @@ class DyncontractConfig(BaseModel):
     env: EnvConfig = EnvConfig()
     framework: FrameworkConfig = FrameworkConfig()
     rl: RLConfig = RLConfig()
+    logging: LoggingConfig = LoggingConfig()
 
     def scenario_obj(self) -> Scenario:
         return self.scenario.to_scenario()

@@ -52,7 +52,9 @@ def reproduce(
     try:
         results = execute(exp, out, backend, workers, address, progress=not quiet, log=typer.echo)
     except ValueError as exc:  # backend problems (e.g. Ray missing) are input errors
-        raise InputError(str(exc)) from None
+        if str(exc).startswith("--backend"):
+            raise InputError(str(exc)) from None
+        raise
     failed = [r for r in results if r["status"] == "failed"]
     rep = build_report(exp, out)
     typer.echo("")

@@ -17,10 +17,10 @@ from dyncontract.cli._common import (
     fmt_table,
     get_config,
     handles_input_errors,
+    load_contract,
 )
 from dyncontract.framework.config import MAX_N_ES
 from dyncontract.framework.simulator import SimulationResult, simulate
-from dyncontract.model.contract import Contract
 from dyncontract.solvers.exact import OPTIMAL, solve_dynamic
 
 ContractOpt = Annotated[
@@ -130,9 +130,7 @@ def simulate_cmd(
     cfg = get_config(config, set_)
     sc = cfg.scenario_obj()
     if contract is not None:
-        c = Contract.load(contract)
-        if c.K != sc.K:
-            raise InputError(f"contract: has K={c.K} types, the scenario has K={sc.K}")
+        c = load_contract(contract, sc)
         source = str(contract)
     else:
         res = solve_dynamic(sc)

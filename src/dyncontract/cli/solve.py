@@ -18,6 +18,7 @@ from dyncontract.cli._common import (
     fmt_table,
     get_config,
     handles_input_errors,
+    load_contract,
 )
 from dyncontract.model.contract import Contract, utilities
 from dyncontract.model.feasibility import DEFAULT_TOL, check_feasibility
@@ -130,9 +131,7 @@ def check(
         raise InputError(f"--tol: must be a finite number >= 0, got {tol}")
     cfg = get_config(config, set_)
     sc = cfg.scenario_obj()
-    c = Contract.load(contract)
-    if c.K != sc.K:
-        raise InputError(f"contract: has K={c.K} types, the scenario has K={sc.K}")
+    c = load_contract(contract, sc)
     rep = check_feasibility(c, sc, tol=tol)
     from dyncontract.model.contract import expected_profit
 

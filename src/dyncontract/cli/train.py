@@ -57,6 +57,14 @@ def train(
         bool, typer.Option("--resume", help="Continue the interrupted run in --out.")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    tensorboard: Annotated[
+        Path | None,
+        typer.Option(
+            "--tensorboard",
+            help="Also write the metrics as TensorBoard events here (logging.tensorboard).",
+            metavar="DIR",
+        ),
+    ] = None,
 ) -> None:
     """Train EDMSAC (DMSAC, GSAC); write metrics.csv, config.yaml and checkpoints to --out."""
     from dyncontract.experiments.composition import default_budget, env_id, load_run, train_run
@@ -70,14 +78,25 @@ def train(
         raise InputError(f"--max-minutes: must be a finite number > 0, got {max_minutes}")
     if out.exists() and not out.is_dir():
         raise InputError(f"--out: {out} exists and is not a directory")
+    if tensorboard is not None and tensorboard.exists() and not tensorboard.is_dir():
+        raise InputError(f"--tensorboard: {tensorboard} exists and is not a directory")
     dev = _device(device)
     run = RunDir(out)
     if resume:
         if config is not None or set_:
             raise InputError("--resume: the run's config is fixed; drop --config/--set")
         if not run.checkpoint.is_file():
-            raise InputError(f"--resume: {out} has no {run.checkpoint.name} to resume from")
+            why = (
+                "it was stopped before its first checkpoint; start it afresh (delete it or use "
+                "another --out)"
+                if run.holds_run() or run.config.exists()
+                else "not a training run"
+            )
+            raise InputError(f"--resume: {out} has no {run.checkpoint.name} to resume from ({why})")
+        run.remove_temp_files()  # of a write that was interrupted
         cfg, meta = load_run(out)
+        if not isinstance(meta.get("seed"), int) or isinstance(meta.get("seed"), bool):
+            raise InputError(f"--resume: {run.run_json} has no integer seed (damaged run)")
         for name, given, stored in (
             ("--algo", algo, cfg.rl.algo),
             ("--env", env, meta.get("env_id")),
@@ -89,22 +108,84 @@ def train(
         if steps is None and max_minutes is None:  # a new budget replaces the stored one
             steps, max_minutes = meta.get("steps"), meta.get("max_minutes")
     else:
-        if run.holds_run():
+        if run.checkpoint.exists():
             raise InputError(
                 f"--out: {out} already holds a run (use --resume, or another directory)"
+            )
+        if run.holds_run():
+            raise InputError(
+                f"--out: {out} holds a run stopped before its first checkpoint (nothing to "
+                "resume): delete it or use another directory"
             )
         options: dict[str, Any] = {}
         if algo is not None:
             options["algo"] = algo
         if env is not None:
             options["env_id"] = env
-        cfg = get_config(config, set_, {"rl": options} if options else None)
+        extra: dict[str, Any] = {"rl": options} if options else {}
+        if tensorboard is not None:
+            extra["logging"] = {"tensorboard": str(tensorboard)}
+        cfg = get_config(config, set_, extra or None)
         seed_ = 0 if seed is None else seed
     budget = default_budget(cfg, steps, max_minutes)
-    rows = train_run(cfg, out, budget, resume=resume, seed=seed_, device=dev, quiet=quiet)
+    tb = tensorboard if tensorboard is not None else cfg.logging.tensorboard
+    # what this command creates, removed again if a new run fails before its first checkpoint
+    made = [(Path(d), _missing_dirs(Path(d)), _listing(Path(d))) for d in (out, tb) if d]
+    try:
+        rows = train_run(
+            cfg,
+            out,
+            budget,
+            resume=resume,
+            seed=seed_,
+            device=dev,
+            quiet=quiet,
+            tensorboard=None if tb is None else str(tb),
+        )
+    except BaseException:
+        if not resume and not run.checkpoint.exists():
+            for d, created, before in made:
+                _discard_new(d, created, before)
+        raise
     last = rows[-1] if rows else {}
     typer.echo(f"run: {out}  ({cfg.rl.algo}, env {env_id(cfg)}, device {dev})")
     typer.echo(_summary(last))
+
+
+def _missing_dirs(path: Path) -> list[Path]:
+    """``path`` and its ancestors that do not exist yet, deepest first. A new run that fails
+    (or is interrupted) before its first checkpoint leaves nothing behind; one with a
+    checkpoint is kept (``--resume`` continues it)."""
+    out = []
+    p = path.absolute()
+    while not p.exists() and p != p.parent:
+        out.append(p)
+        p = p.parent
+    return out
+
+
+def _listing(d: Path) -> set[Path]:
+    return set(d.iterdir()) if d.is_dir() else set()
+
+
+def _discard_new(d: Path, created: list[Path], before: set[Path]) -> None:
+    """Remove what appeared in ``d`` since ``before`` and the folders in ``created``
+    (deepest first, stopping at the first that is not empty)."""
+    import shutil
+
+    if d.is_dir():
+        for p in d.iterdir():
+            if p in before:
+                continue
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+    for c in created:
+        try:
+            c.rmdir()
+        except OSError:
+            break
 
 
 def _summary(row: dict[str, Any]) -> str:

@@ -15,6 +15,7 @@ import math
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -110,8 +111,10 @@ def build_trainer(
     device: str = "cpu",
     quiet: bool = False,
     cache_dir: str | os.PathLike | None = None,
+    tensorboard: str | os.PathLike | None = None,
 ) -> Trainer:
-    """An (E)DMSAC trainer for ``cfg`` writing to ``run_dir``."""
+    """An (E)DMSAC trainer for ``cfg`` writing to ``run_dir`` (and TensorBoard events to
+    ``tensorboard``, default ``cfg.logging.tensorboard``)."""
     rl = cfg.rl
     dev = resolve_device(device)
     eid = env_id(cfg)
@@ -140,7 +143,15 @@ def build_trainer(
         eval_policy=eval_policy,
         meta={"env_id": eid},
         quiet=quiet,
+        tensorboard=tensorboard if tensorboard is not None else cfg.logging.tensorboard,
     )
+
+
+def tensorboard_dir(run_dir: str | os.PathLike) -> Path:
+    """Where an experiment run ``OUT/<experiment>/<group>/<seed>`` writes TensorBoard events:
+    ``OUT/<experiment>/tensorboard/<group>/<seed>`` (one ``tensorboard --logdir`` for all)."""
+    d = Path(run_dir)
+    return d.parent.parent / "tensorboard" / d.parent.name / d.name
 
 
 def train_run(
@@ -152,7 +163,8 @@ def train_run(
     **kwargs: Any,
 ) -> list[dict[str, Any]]:
     """Train (or resume) a run; writes config.yaml for a new run. ``kwargs``: those of
-    :func:`build_trainer` (seed, device, quiet, cache_dir). Returns the metrics rows."""
+    :func:`build_trainer` (seed, device, quiet, cache_dir, tensorboard). Returns the metrics
+    rows."""
     trainer = build_trainer(cfg, run_dir, budget, **kwargs)
     if not resume:
         trainer.run.path.mkdir(parents=True, exist_ok=True)

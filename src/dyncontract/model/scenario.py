@@ -23,7 +23,21 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 Participation = Literal["per_period", "ex_ante"]
 
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
-Positive = Annotated[float, Field(gt=0.0)]
+
+#: Range of every positive scalar parameter (alpha, beta, kappa, tau, f_max, energy_price) and
+#: of the types theta_k. Twelve orders of magnitude around the defaults; inside it every
+#: quantity the model computes stays finite in float64 (the largest, the cost
+#: xi kappa f_max^3 tau / theta_1 of the largest workload, is at most 1e36; the smallest
+#: energies at least 1e-42), so solvers and the learning env never see inf or NaN. Outside it
+#: the arithmetic overflows or underflows (``kappa = 1e308``: the cost is inf). See
+#: docs/usage.md "Valid ranges".
+SCALAR_MIN = 1e-6
+SCALAR_MAX = 1e6
+Positive = Annotated[float, Field(ge=SCALAR_MIN, le=SCALAR_MAX)]
+#: Most types (the reduced program has O(K^2) variables, the full one O(K^3)).
+MAX_K = 100
+#: Most ESs (``n_es`` only scales totals; beyond this they lose integer precision in float64).
+MAX_N_ES = 10**12
 
 #: Tolerance on "sums to one" for the prior and the rows of the transition matrix.
 SUM_TOL = 1e-9
@@ -62,7 +76,7 @@ class ScenarioConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
 
-    theta: list[float] = list(DEFAULT_THETA)
+    theta: list[Positive] = list(DEFAULT_THETA)
     prior: list[float] | None = None
     #: rho of Q = rho I + (1 - rho) 1 u^T (default DEFAULT_PERSISTENCE; excludes transition)
     persistence: Unit | None = None
@@ -74,7 +88,7 @@ class ScenarioConfig(BaseModel):
     tau: Positive = 10.0
     f_max: Positive = 3.0
     energy_price: Positive = 0.05
-    n_es: Annotated[int, Field(ge=1)] = 20
+    n_es: Annotated[int, Field(ge=1, le=MAX_N_ES)] = 20
     participation: Participation = "per_period"
 
     @field_validator("theta")
@@ -82,6 +96,8 @@ class ScenarioConfig(BaseModel):
     def _theta(cls, v: list[float]) -> list[float]:
         if len(v) < 2:
             raise ValueError(f"needs at least 2 types (K >= 2), got {len(v)}")
+        if len(v) > MAX_K:
+            raise ValueError(f"at most {MAX_K} types (K <= {MAX_K}), got {len(v)}")
         if any(x <= 0 for x in v):
             raise ValueError("every type must be > 0")
         if any(b <= a for a, b in zip(v, v[1:], strict=False)):

@@ -137,6 +137,14 @@ class RunDir:
         """Whether training has already written here (a checkpoint or metrics)."""
         return self.checkpoint.exists() or self.metrics.exists()
 
+    def temp_files(self) -> list[Path]:
+        """Temp files of writes that were interrupted (``kill -9`` mid-write): never read."""
+        return sorted(self.path.glob(".*.tmp")) if self.path.is_dir() else []
+
+    def remove_temp_files(self) -> None:
+        for p in self.temp_files():
+            p.unlink(missing_ok=True)
+
     # ----- metrics ----------------------------------------------------------------------------
     def write_metrics(self, rows: Iterable[Mapping[str, Any]]) -> None:
         write_text_atomic(self.metrics, metrics_text(rows))
@@ -146,9 +154,12 @@ class RunDir:
         if not self.metrics.exists():
             return []
         try:
-            return parse_metrics(self.metrics.read_text())
-        except (OSError, UnicodeDecodeError, ValueError, csv.Error) as exc:
+            rows = parse_metrics(self.metrics.read_text())
+        except (OSError, UnicodeDecodeError, ValueError, OverflowError, csv.Error) as exc:
             raise RunError(f"run directory: cannot read {self.metrics} ({exc})") from None
+        if any(not isinstance(r.get("step"), int) for r in rows):
+            raise RunError(f"run directory: {self.metrics} has rows without an integer step")
+        return rows
 
     # ----- run.json / config.yaml ---------------------------------------------------------------
     def write_meta(self, meta: Mapping[str, Any]) -> None:

@@ -23,6 +23,7 @@ are not bit-reproducible.
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -78,6 +79,9 @@ class Trainer:
         eval_policy: actor -> evaluation policy (default :func:`default_eval_policy`).
         meta: extra entries for run.json (e.g. the env id the application resolved).
         quiet: no progress bar.
+        tensorboard: a folder for TensorBoard event files (optional): every metrics row is
+            also written there, one scalar per column (tag = column name, step = ``step``).
+            metrics.csv stays the source of truth.
     """
 
     def __init__(
@@ -92,8 +96,11 @@ class Trainer:
         eval_policy: EvalPolicyFactory | None = None,
         meta: Mapping[str, Any] | None = None,
         quiet: bool = False,
+        tensorboard: str | os.PathLike | None = None,
     ) -> None:
         self.rl = cfg
+        self.tensorboard = tensorboard
+        self._tb: Any = None
         self.collector = collector
         self.evaluator = evaluator
         self.run = run
@@ -173,8 +180,29 @@ class Trainer:
         row.update(ev)
         self.rows.append(row)
         self.run.write_metrics(self.rows)
+        self._log_tensorboard(row)
         self._reset_window()
         return row
+
+    # ----- TensorBoard (optional mirror of metrics.csv) ---------------------------------------
+    def _open_tensorboard(self) -> None:
+        if self.tensorboard is None:
+            return
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:  # pragma: no cover - tensorboard is a dependency
+            raise RunError("--tensorboard: the tensorboard package is not installed") from None
+        # a resumed run drops the events past its checkpoint (they are written again)
+        self._tb = SummaryWriter(str(self.tensorboard), purge_step=self.step + 1)
+
+    def _log_tensorboard(self, row: Mapping[str, Any]) -> None:
+        if self._tb is None:
+            return
+        for k, v in row.items():
+            if k != "step" and isinstance(v, int | float) and not isinstance(v, bool):
+                if math.isfinite(v):
+                    self._tb.add_scalar(k, v, global_step=int(row["step"]))
+        self._tb.flush()
 
     def save(self, elapsed: float) -> None:
         self.run.save_checkpoint(
@@ -201,11 +229,17 @@ class Trainer:
         ck = self.run.load_checkpoint(map_location=self.device)
         if (ck["obs_dim"], ck["act_dim"]) != (self.obs_dim, self.act_dim):
             raise RunError("--resume: checkpoint shapes differ from the run's environment")
-        self.agent.load_training_state(ck["agent"])
-        self.buffer.load_state_dict(ck["buffer"])
-        self.gen_env.set_state(ck["rng"]["env"])
-        self.gen_act.set_state(ck["rng"]["act"])
-        self.gen_buf.set_state(ck["rng"]["buf"])
+        try:
+            self.agent.load_training_state(ck["agent"])
+            self.buffer.load_state_dict(ck["buffer"])
+            self.gen_env.set_state(ck["rng"]["env"])
+            self.gen_act.set_state(ck["rng"]["act"])
+            self.gen_buf.set_state(ck["rng"]["buf"])
+        except (RuntimeError, KeyError, TypeError, ValueError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise RunError(
+                f"--resume: the checkpoint does not match the run's config ({first})"
+            ) from None
         self.step = int(ck["step"])
         self.elapsed_before = float(ck["elapsed"])
         self.next_eval = int(ck["next_eval"])
@@ -261,6 +295,7 @@ class Trainer:
             dynamic_ncols=True,
         )
         last_logged = self.rows[-1]["step"] if self.rows else -1
+        self._open_tensorboard()
         try:
             while not budget.done(self.step, time.perf_counter() - t0):
                 batch, stats = self.collector.collect(self.explore, self.gen_env)
@@ -295,4 +330,7 @@ class Trainer:
             self._checkpoint(elapsed)
         finally:
             bar.close()
+            if self._tb is not None:
+                self._tb.close()
+                self._tb = None
         return self.rows

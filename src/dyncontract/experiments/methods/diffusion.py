@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from dyncontract.experiments.composition import evaluate_run, train_run
+from dyncontract.experiments.composition import evaluate_run, tensorboard_dir, train_run
 from dyncontract.experiments.methods.base import MethodContext
 from dyncontract.rl.budget import Budget
 from dyncontract.rl.rundir import RunDir
@@ -17,7 +17,14 @@ def run_diffusion(ctx: MethodContext, seed: int, budget: Budget) -> list[dict[st
     score the final actor on the test states and time it."""
     resume = RunDir(ctx.run_dir).checkpoint.exists()
     rows = train_run(
-        ctx.cfg, ctx.run_dir, budget, resume=resume, seed=seed, quiet=True, cache_dir=ctx.cache_dir
+        ctx.cfg,
+        ctx.run_dir,
+        budget,
+        resume=resume,
+        seed=seed,
+        quiet=True,
+        cache_dir=ctx.cache_dir,
+        tensorboard=tensorboard_dir(ctx.run_dir),
     )
     ev = evaluate_run(
         ctx.run_dir, states=ctx.cfg.env.held_out_states, cache_dir=ctx.cache_dir, split="test"

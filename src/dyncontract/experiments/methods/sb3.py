@@ -19,10 +19,15 @@ reports ``samples`` (SB3's ``num_timesteps``) and ``updates``: gradient steps of
 (PPO, every minibatch of every epoch), counted on the optimiser itself. Scored by the
 protocol of :mod:`dyncontract.env.scoring`: single = ``predict(deterministic=True)``;
 best_of_n samples = SAC's own Gaussian, the action plus Gaussian noise for TD3 and PPO.
+
+TensorBoard: SB3's own ``tensorboard_log`` into ``OUT/<experiment>/tensorboard/<group>/``
+(SB3 names the run ``<seed>_1``), with the evaluator's metrics recorded under the same tags as
+the diffusion learners' (``ratio_single``, ``ratio_best_of_n``, ...).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -30,6 +35,7 @@ import torch
 
 from dyncontract.env import ScoredPolicy, noisy_sampler
 from dyncontract.env.sb3_vec import BatchedContractVecEnv
+from dyncontract.experiments.composition import tensorboard_dir
 from dyncontract.experiments.methods.base import MethodContext
 from dyncontract.rl.budget import Budget
 from dyncontract.rl.config import RLConfig
@@ -71,15 +77,18 @@ def update_counter(model: Any, algo: str) -> list[int]:
     return count
 
 
-def make_model(algo: str, ctx: MethodContext, seed: int) -> tuple[Any, list[int]]:
-    """The SB3 model on the batched VecEnv, and its update counter."""
+def make_model(
+    algo: str, ctx: MethodContext, seed: int, **extra: Any
+) -> tuple[Any, list[int]]:
+    """The SB3 model on the batched VecEnv, and its update counter (``extra``: more
+    constructor arguments, e.g. ``tensorboard_log``)."""
     from stable_baselines3 import PPO, SAC, TD3
 
     cls = {"sac": SAC, "td3": TD3, "ppo": PPO}[algo]
     options = dict(ctx.options)
     n_envs = int(options.pop("n_envs", ctx.cfg.rl.num_envs))
     vec = BatchedContractVecEnv(ctx.setting.env, n_envs, seed=seed)
-    kwargs = {**sb3_kwargs(algo, ctx.cfg.rl, n_envs), **options}
+    kwargs = {**sb3_kwargs(algo, ctx.cfg.rl, n_envs), **extra, **options}
     torch.manual_seed(seed)
     model = cls("MlpPolicy", vec, seed=seed, device="cpu", verbose=0, **kwargs)
     return model, update_counter(model, algo)
@@ -89,7 +98,8 @@ def run_sb3(algo: str, ctx: MethodContext, seed: int, budget: Budget) -> list[di
     from stable_baselines3.common.callbacks import BaseCallback
 
     setting = ctx.setting
-    model, updates = make_model(algo, ctx, seed)
+    tb = tensorboard_dir(ctx.run_dir)  # SB3's own TensorBoard logging, next to the others
+    model, updates = make_model(algo, ctx, seed, tensorboard_log=str(tb.parent))
     rows: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     limit_s = None if budget.max_minutes is None else 60.0 * budget.max_minutes
@@ -117,6 +127,11 @@ def run_sb3(algo: str, ctx: MethodContext, seed: int, budget: Budget) -> list[di
         wall = time.perf_counter() - t0
         ev = setting.evaluator(policy)
         rows.append({"step": step, "wall_s": wall, "samples": step, "updates": updates[0], **ev})
+        # the evaluator's metrics under the same tags as the diffusion learners' (SB3 logger)
+        for k, v in {"wall_s": wall, **ev}.items():
+            if isinstance(v, int | float) and math.isfinite(v):
+                model.logger.record(k, float(v))
+        model.logger.dump(step)
 
     class Cb(BaseCallback):
         def __init__(self) -> None:
@@ -142,7 +157,7 @@ def run_sb3(algo: str, ctx: MethodContext, seed: int, budget: Budget) -> list[di
             return limit_s is None or time.perf_counter() - t0 < limit_s
 
     total = max_samples if max_samples is not None else 10**12
-    model.learn(total_timesteps=total, callback=Cb(), progress_bar=False)
+    model.learn(total_timesteps=total, callback=Cb(), progress_bar=False, tb_log_name=tb.name)
     if rows and rows[-1]["step"] == model.num_timesteps and rows[-1]["updates"] != updates[0]:
         rows.pop()  # evaluated before that step's updates: the final row has them
     if not rows or rows[-1]["step"] != model.num_timesteps:

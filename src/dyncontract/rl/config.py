@@ -8,15 +8,17 @@ decay and a noise-free action for evaluation. See docs/edmsac.md.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Algo = Literal["edmsac", "dmsac"]
 Importance = Literal["magnitude", "activation", "gradient"]
 EvalAction = Literal["deterministic", "mean", "sample", "best_feasible"]
 LRSchedule = Literal["constant", "cosine", "linear"]
 CriticLoss = Literal["mse", "huber"]
+Squash = Literal["clip", "tanh"]
+NextAction = Literal["actor", "target_actor"]
 
 #: The project's own environment id (registered on ``import dyncontract``).
 CONTRACT_ENV_ID = "dyncontract/ContractDesign-v0"
@@ -47,10 +49,18 @@ class RLConfig(BaseModel):
     state_embed_dim: int = 64
     log_std_min: float = -7.0  # last-step Gaussian head (entropy estimator), log sigma bounds
     log_std_max: float = 0.0
+    #: how the last-step Gaussian sample is mapped into [-1, 1]: "clip" (clamp; the entropy
+    #: estimate ignores it and saturated samples get no gradient) or "tanh" (SAC's squashing
+    #: with the log-det correction in log pi; see docs/edmsac.md, multi-step environments)
+    action_squash: Squash = "clip"
+    #: weight of the penalty E[relu(|m| - 1)^2] on a last-step mean m outside the action box
+    #: (clip squashing only; tanh keeps every mean inside)
+    oob_penalty: Annotated[float, Field(ge=0.0)] = 0.01
 
     # --- critics -----------------------------------------------------------------------------
     critic_hidden: int = 256
     critic_layers: int = 3
+    critic_layer_norm: bool = True  # LayerNorm after each hidden layer of both critics
 
     # --- optimisation ------------------------------------------------------------------------
     actor_lr: float = 1e-3
@@ -65,6 +75,9 @@ class RLConfig(BaseModel):
     buffer_size: int = 200_000
     learning_starts: int = 4096
     tau: float = 0.005  # Polyak rate of the target networks
+    #: who samples a' ~ pi(.|s') in the soft Bellman target: the current actor (SAC) or the
+    #: Polyak-averaged target actor (kept, and Polyak-updated, only for the latter)
+    next_action_from: NextAction = "actor"
     grad_clip: float = 10.0  # max gradient norm (0 = off)
     reward_scale: float = 1.0  # multiplies env rewards before the critic sees them
     critic_loss: CriticLoss = "mse"

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from dyncontract.rl.networks import SinusoidalPosEmb
@@ -113,9 +114,13 @@ class DiffusionActor(nn.Module):
         beta_max: float = 10.0,
         log_std_min: float = -7.0,
         log_std_max: float = 0.0,
+        squash: str = "clip",
     ) -> None:
         super().__init__()
+        if squash not in ("clip", "tanh"):
+            raise ValueError(f"squash: must be clip or tanh, got {squash!r}")
         self.obs_dim, self.act_dim, self.n_steps = obs_dim, act_dim, n_steps
+        self.squash = squash
         self.arch = dict(
             obs_dim=obs_dim,
             act_dim=act_dim,
@@ -127,6 +132,7 @@ class DiffusionActor(nn.Module):
             beta_max=beta_max,
             log_std_min=log_std_min,
             log_std_max=log_std_max,
+            squash=squash,
         )
         self.log_std_min, self.log_std_max = log_std_min, log_std_max
         self.time_mlp = nn.Sequential(
@@ -193,24 +199,32 @@ class DiffusionActor(nn.Module):
         n: int = 8,
     ) -> ActorOutput:
         """obs (B, obs_dim) -> :class:`ActorOutput`. ``mode``: sample | deterministic | mean."""
+        tanh = self.squash == "tanh"
         if mode == "mean":
             B = obs.shape[0]
             rep = obs.repeat(n, 1)
             raw, s_emb = self._chain(rep, generator, noise=True)
-            mean = raw.clamp(-1.0, 1.0).view(n, B, -1).mean(0)
+            sq = torch.tanh(raw) if tanh else raw.clamp(-1.0, 1.0)
+            mean = sq.view(n, B, -1).mean(0)
             log_std = self._log_std(s_emb[:B])
             return ActorOutput(mean, None, mean, log_std, raw.view(n, B, -1).mean(0))
         if mode not in ("sample", "deterministic"):
             raise ValueError(f"mode: must be sample, deterministic or mean, got {mode!r}")
         noise = mode == "sample"
         raw, s_emb = self._chain(obs, generator, noise=noise)
-        mean = st_clamp(raw)
+        mean = torch.tanh(raw) if tanh else st_clamp(raw)
         log_std = self._log_std(s_emb)
         if not noise:
             return ActorOutput(mean, None, mean, log_std, raw)
         z = torch.randn(obs.shape[0], self.act_dim, generator=generator, device=obs.device)
-        action = (mean + log_std.exp() * z).clamp(-1.0, 1.0)
         log_prob = -(log_std + 0.5 * z**2).sum(-1) - 0.5 * self.act_dim * math.log(2 * math.pi)
+        if tanh:
+            # SAC's squashing: u ~ N(raw, sigma^2), a = tanh(u), log-det of the Jacobian
+            u = raw + log_std.exp() * z
+            action = torch.tanh(u)
+            log_prob = log_prob - (2.0 * (math.log(2.0) - u - F.softplus(-2.0 * u))).sum(-1)
+        else:
+            action = (mean + log_std.exp() * z).clamp(-1.0, 1.0)
         return ActorOutput(action, log_prob, mean, log_std, raw)
 
     @torch.no_grad()

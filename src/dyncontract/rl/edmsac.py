@@ -69,6 +69,7 @@ def make_actor(cfg: RLConfig, obs_dim: int, act_dim: int) -> DiffusionActor:
         beta_max=cfg.beta_max,
         log_std_min=cfg.log_std_min,
         log_std_max=cfg.log_std_max,
+        squash=cfg.action_squash,
     )
 
 
@@ -90,7 +91,9 @@ class EDMSAC(nn.Module):
         self.obs_dim, self.act_dim = obs_dim, act_dim
         self.device = torch.device(device)
         self.actor = make_actor(cfg, obs_dim, act_dim).to(self.device)
-        self.critic = TwinCritic(obs_dim, act_dim, cfg.critic_hidden, cfg.critic_layers).to(
+        self.critic = TwinCritic(
+            obs_dim, act_dim, cfg.critic_hidden, cfg.critic_layers, cfg.critic_layer_norm
+        ).to(
             self.device
         )
         self.pruner: DynamicPruner | None = None
@@ -143,28 +146,31 @@ class EDMSAC(nn.Module):
 
     def update(
         self, batch: Batch, generator: torch.Generator | None, progress: float
-    ) -> dict[str, float]:
-        """One gradient update on ``batch``; returns scalar diagnostics."""
+    ) -> dict[str, torch.Tensor | float]:
+        """One gradient update on ``batch``; returns diagnostics as 0-d tensors (detached; no
+        device sync here, convert with ``float`` when logging)."""
         cfg = self.cfg
         self._set_lrs(progress)
-        alpha = self.log_alpha.exp().detach()
-        rew = batch.rew * cfg.reward_scale
-        one_step = bool((batch.done > 0.5).all())  # a bandit batch: clipping is safe
-        if cfg.reward_clip_margin is not None and self.group > 1 and one_step:
-            g = rew.view(-1, self.group)
-            floor = g.median(dim=1, keepdim=True).values - cfg.reward_clip_margin
-            rew = torch.maximum(g, floor).reshape(-1)
-        if cfg.reward_clip_quantile is not None and one_step:
-            rew = rew.clamp(min=torch.quantile(rew, cfg.reward_clip_quantile))
+        alpha = self.log_alpha.detach().exp()
+        rew = batch.rew * cfg.reward_scale if cfg.reward_scale != 1.0 else batch.rew
+        clip_margin = cfg.reward_clip_margin is not None and self.group > 1
+        if clip_margin or cfg.reward_clip_quantile is not None:
+            one_step = bool((batch.done > 0.5).all())  # a bandit batch: clipping is safe
+            if clip_margin and one_step:
+                g = rew.view(-1, self.group)
+                floor = g.median(dim=1, keepdim=True).values - cfg.reward_clip_margin
+                rew = torch.maximum(g, floor).reshape(-1)
+            if cfg.reward_clip_quantile is not None and one_step:
+                rew = rew.clamp(min=torch.quantile(rew, cfg.reward_clip_quantile))
         # ---- critic ---------------------------------------------------------------------------
         with torch.no_grad():
-            y = rew.clone()
-            live = batch.done < 0.5
-            if cfg.gamma > 0 and bool(live.any()):
-                nxt = self.actor_target(batch.next_obs, generator, mode="sample")
+            y = rew
+            if cfg.gamma > 0 and bool((batch.done < 0.5).any()):
+                src = self.actor if cfg.next_action_from == "actor" else self.actor_target
+                nxt = src(batch.next_obs, generator, mode="sample")
                 q_next = self.critic_target.q_min(batch.next_obs, nxt.action)
                 soft = q_next - alpha * nxt.log_prob
-                y = y + cfg.gamma * (1.0 - batch.done) * soft
+                y = torch.addcmul(y, (1.0 - batch.done) * cfg.gamma, soft)
         q1, q2 = self.critic(batch.obs, batch.act)
         if cfg.critic_loss == "huber":
             d = cfg.huber_delta
@@ -182,7 +188,10 @@ class EDMSAC(nn.Module):
                 critic_loss = critic_loss + cfg.critic_center_weight * F.mse_loss(qc, yc)
         self._step(self.critic_opt, critic_loss, self.critic.parameters())
         self.n_updates += 1
-        info = {"critic_loss": float(critic_loss.item()), "q_mean": float(q1.mean().item())}
+        info: dict[str, torch.Tensor | float] = {
+            "critic_loss": critic_loss.detach(),
+            "q_mean": q1.detach().mean(),
+        }
         # ---- actor + temperature --------------------------------------------------------------
         if self.n_updates % cfg.actor_delay == 0:
             if self.pruner is not None:
@@ -190,14 +199,14 @@ class EDMSAC(nn.Module):
             obs = batch.obs[:: self.group]  # one row per distinct state
             obs = obs[: cfg.actor_batch_size or len(obs)]
             out = self.actor(obs, generator, mode="sample")
+            self.critic.requires_grad_(False)
             q_pi = self.critic.q_min(obs, out.action)
-            oob = F.relu(out.raw_mean.abs() - 1.0).pow(2).sum(-1)
-            actor_loss = (alpha * out.log_prob - q_pi).mean() + 1e-2 * oob.mean()
-            for p in self.critic.parameters():
-                p.requires_grad_(False)
+            actor_loss = (alpha * out.log_prob - q_pi).mean()
+            if cfg.oob_penalty > 0 and cfg.action_squash == "clip":
+                oob = F.relu(out.raw_mean.abs() - 1.0).pow(2).sum(-1)
+                actor_loss = actor_loss + cfg.oob_penalty * oob.mean()
             self._step(self.actor_opt, actor_loss, self.actor.parameters())
-            for p in self.critic.parameters():
-                p.requires_grad_(True)
+            self.critic.requires_grad_(True)
             if self.pruner is not None:
                 self.pruner.end_update()
             log_prob = out.log_prob.detach()
@@ -211,20 +220,22 @@ class EDMSAC(nn.Module):
             if self.pruner is not None:
                 self.pruner.step(progress)
             info.update(
-                actor_loss=float(actor_loss.item()),
-                entropy=float(-log_prob.mean().item()),
+                actor_loss=actor_loss.detach(),
+                entropy=-log_prob.mean(),
                 target_entropy=float(target_h),
             )
         # ---- targets ----------------------------------------------------------------------------
         self._polyak(self.critic, self.critic_target)
-        self._polyak(self.actor, self.actor_target)
+        if cfg.next_action_from == "target_actor":
+            self._polyak(self.actor, self.actor_target)
         return info
 
     @torch.no_grad()
     def _polyak(self, src: nn.Module, dst: nn.Module) -> None:
-        tau = self.cfg.tau
-        for p, tp in zip(src.parameters(), dst.parameters(), strict=True):
-            tp.lerp_(p, tau)
+        src_p, dst_p = list(src.parameters()), list(dst.parameters())
+        if len(src_p) != len(dst_p):
+            raise RuntimeError("polyak: source and target networks differ")
+        torch._foreach_lerp_(dst_p, src_p, self.cfg.tau)
 
     # ---- acting -------------------------------------------------------------------------------
     @torch.no_grad()

@@ -64,8 +64,10 @@ def greedy_return(agent: EDMSAC, n: int = 32) -> float:
     return float(total.mean())
 
 
-def train_chain(gamma: float, seed: int = 0, env_steps: int = 3000) -> tuple[EDMSAC, float]:
-    """A small SAC loop: 16 chains in parallel, one update per vector step."""
+def train_chain(
+    gamma: float, seed: int = 0, env_steps: int = 3200, n_envs: int = 8, updates: int = 2
+) -> tuple[EDMSAC, float]:
+    """A small SAC loop: ``n_envs`` chains stepped together, ``updates`` per vector step."""
     torch.manual_seed(seed)
     cfg = tiny_rl_config(
         algo="dmsac",
@@ -86,10 +88,10 @@ def train_chain(gamma: float, seed: int = 0, env_steps: int = 3000) -> tuple[EDM
     agent = EDMSAC(cfg, DelayedChain.obs_dim, DelayedChain.act_dim, group=1)
     buf = ReplayBuffer(env_steps, DelayedChain.obs_dim, DelayedChain.act_dim, torch.device("cpu"))
     gen = torch.Generator().manual_seed(seed)
-    env = DelayedChain(16)
+    env = DelayedChain(n_envs)
     obs = env.reset()
     for step in range(0, env_steps, env.n):
-        if step < 512:
+        if step < 256:
             act = torch.rand(env.n, 1, generator=gen) * 2 - 1
         else:
             act = agent.act(obs, gen, mode="sample")
@@ -97,14 +99,16 @@ def train_chain(gamma: float, seed: int = 0, env_steps: int = 3000) -> tuple[EDM
         buf.add(Batch(obs, act, rew, nxt, torch.full((env.n,), float(done))))
         obs = env.reset() if done else nxt
         if buf.size >= cfg.batch_size:
-            agent.update(buf.sample(cfg.batch_size, gen), gen, step / env_steps)
+            for _ in range(updates):
+                agent.update(buf.sample(cfg.batch_size, gen), gen, step / env_steps)
     return agent, greedy_return(agent)
 
 
 def test_env_optimum_is_what_the_docstring_says() -> None:
     """Brute force over constant-move policies checks the analytic optimum and the myopic one."""
     best = max(
-        float(_rollout(lambda t, m=m: m)) for m in np.linspace(-1, 1, 21)  # constant actions
+        float(_rollout(lambda t, m=m: m))
+        for m in np.linspace(-1, 1, 21)  # constant actions
     )
     assert best == __import__("pytest").approx(OPTIMAL_RETURN, abs=1e-5)
     myopic = float(_rollout(lambda t: 1.0 if t == H - 1 else -1.0))
@@ -163,5 +167,7 @@ def test_collector_truncation_bootstraps_and_keeps_the_final_observation() -> No
     assert nxt == [1.0, 2.0, 3.0, 1.0]  # 3.0: the final obs, not the reset one
     assert done == [0.0, 0.0, 0.0, 0.0]  # truncated at t = 3: bootstrap
     term = GymCollector(lambda: _Counter(), 1, 0, torch.device("cpu"))
-    term_done = [float(term.collect(lambda o: torch.zeros(1, 1), None)[0].done[0]) for _ in range(101)]
+    term_done = [
+        float(term.collect(lambda o: torch.zeros(1, 1), None)[0].done[0]) for _ in range(101)
+    ]
     assert term_done[:99] == [0.0] * 99 and term_done[99] == 1.0 and term_done[100] == 0.0

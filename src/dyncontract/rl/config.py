@@ -19,6 +19,7 @@ LRSchedule = Literal["constant", "cosine", "linear"]
 CriticLoss = Literal["mse", "huber"]
 Squash = Literal["clip", "tanh"]
 NextAction = Literal["actor", "target_actor"]
+Activation = Literal["mish", "relu", "silu"]
 
 #: The project's own environment id (registered on ``import dyncontract``).
 CONTRACT_ENV_ID = "dyncontract/ContractDesign-v0"
@@ -45,6 +46,7 @@ class RLConfig(BaseModel):
     beta_max: float = 10.0
     actor_hidden: int = 128
     actor_layers: int = 3
+    actor_activation: Activation = "mish"  # of the denoiser's hidden layers
     time_embed_dim: int = 16
     state_embed_dim: int = 64
     log_std_min: float = -7.0  # last-step Gaussian head (entropy estimator), log sigma bounds
@@ -61,6 +63,7 @@ class RLConfig(BaseModel):
     critic_hidden: int = 256
     critic_layers: int = 3
     critic_layer_norm: bool = True  # LayerNorm after each hidden layer of both critics
+    critic_activation: Activation = "mish"
 
     # --- optimisation ------------------------------------------------------------------------
     actor_lr: float = 1e-3

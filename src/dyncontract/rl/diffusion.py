@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dyncontract.rl.networks import SinusoidalPosEmb
+from dyncontract.rl.networks import ACTIVATION_MODULES, SinusoidalPosEmb
 
 
 def vp_beta_schedule(n_steps: int, beta_min: float = 0.1, beta_max: float = 10.0) -> np.ndarray:
@@ -70,14 +70,21 @@ class Denoiser(nn.Module):
     each is followed by Mish. ``widths`` may differ per layer (a compacted network).
     """
 
-    def __init__(self, act_dim: int, time_dim: int, state_dim: int, widths: list[int]) -> None:
+    def __init__(
+        self,
+        act_dim: int,
+        time_dim: int,
+        state_dim: int,
+        widths: list[int],
+        activation: str = "mish",
+    ) -> None:
         super().__init__()
         self.act_dim = act_dim
         self.widths = list(widths)
         dims = [act_dim + time_dim + state_dim, *widths]
         self.hidden = nn.ModuleList(nn.Linear(dims[i], dims[i + 1]) for i in range(len(widths)))
         self.out = nn.Linear(dims[-1], act_dim)
-        self.act = nn.Mish()
+        self.act = ACTIVATION_MODULES[activation]()
 
     def forward(self, x: torch.Tensor, t_emb: torch.Tensor, s_emb: torch.Tensor) -> torch.Tensor:
         """x (B, act_dim), t_emb (B, time_dim), s_emb (B, state_dim) -> eps (B, act_dim)."""
@@ -115,6 +122,7 @@ class DiffusionActor(nn.Module):
         log_std_min: float = -7.0,
         log_std_max: float = 0.0,
         squash: str = "clip",
+        activation: str = "mish",
     ) -> None:
         super().__init__()
         if squash not in ("clip", "tanh"):
@@ -133,6 +141,7 @@ class DiffusionActor(nn.Module):
             log_std_min=log_std_min,
             log_std_max=log_std_max,
             squash=squash,
+            activation=activation,
         )
         self.log_std_min, self.log_std_max = log_std_min, log_std_max
         self.time_mlp = nn.Sequential(
@@ -144,7 +153,7 @@ class DiffusionActor(nn.Module):
         self.state_enc = nn.Sequential(
             nn.Linear(obs_dim, state_dim), nn.Mish(), nn.Linear(state_dim, state_dim), nn.Mish()
         )
-        self.denoiser = Denoiser(act_dim, time_dim, state_dim, list(widths))
+        self.denoiser = Denoiser(act_dim, time_dim, state_dim, list(widths), activation)
         self.log_std_head = nn.Linear(state_dim, act_dim)
         # DDPM coefficients (float64 numpy -> float32 buffers)
         betas = vp_beta_schedule(n_steps, beta_min, beta_max)

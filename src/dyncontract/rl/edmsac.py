@@ -70,6 +70,7 @@ def make_actor(cfg: RLConfig, obs_dim: int, act_dim: int) -> DiffusionActor:
         log_std_min=cfg.log_std_min,
         log_std_max=cfg.log_std_max,
         squash=cfg.action_squash,
+        activation=cfg.actor_activation,
     )
 
 
@@ -92,10 +93,13 @@ class EDMSAC(nn.Module):
         self.device = torch.device(device)
         self.actor = make_actor(cfg, obs_dim, act_dim).to(self.device)
         self.critic = TwinCritic(
-            obs_dim, act_dim, cfg.critic_hidden, cfg.critic_layers, cfg.critic_layer_norm
-        ).to(
-            self.device
-        )
+            obs_dim,
+            act_dim,
+            cfg.critic_hidden,
+            cfg.critic_layers,
+            cfg.critic_layer_norm,
+            cfg.critic_activation,
+        ).to(self.device)
         self.pruner: DynamicPruner | None = None
         self.actor_target = copy.deepcopy(self.actor)
         if cfg.pruning:

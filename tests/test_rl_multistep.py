@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gymnasium as gym
 import numpy as np
+import pytest
 import torch
 from conftest import tiny_rl_config
 
@@ -105,14 +106,14 @@ def train_chain(
 
 
 def test_env_optimum_is_what_the_docstring_says() -> None:
-    """Brute force over constant-move policies checks the analytic optimum and the myopic one."""
-    best = max(
-        float(_rollout(lambda t, m=m: m))
-        for m in np.linspace(-1, 1, 21)  # constant actions
-    )
-    assert best == __import__("pytest").approx(OPTIMAL_RETURN, abs=1e-5)
-    myopic = float(_rollout(lambda t: 1.0 if t == H - 1 else -1.0))
-    assert myopic == __import__("pytest").approx(MYOPIC_RETURN, abs=1e-5)
+    """Brute force over open-loop action sequences (the chain is deterministic, so the best
+    one is optimal) checks the analytic optimum; the myopic policy's return too."""
+    grid = np.linspace(-1, 1, 5)
+    seqs = np.array(np.meshgrid(*[grid] * H)).reshape(H, -1).T  # all 5**H sequences
+    best = max(_rollout(lambda t, seq=seq: seq[t]) for seq in seqs)
+    assert best == pytest.approx(OPTIMAL_RETURN, abs=1e-5)
+    myopic = _rollout(lambda t: 1.0 if t == H - 1 else -1.0)
+    assert myopic == pytest.approx(MYOPIC_RETURN, abs=1e-5)
 
 
 def _rollout(policy) -> float:
@@ -171,3 +172,54 @@ def test_collector_truncation_bootstraps_and_keeps_the_final_observation() -> No
         float(term.collect(lambda o: torch.zeros(1, 1), None)[0].done[0]) for _ in range(101)
     ]
     assert term_done[:99] == [0.0] * 99 and term_done[99] == 1.0 and term_done[100] == 0.0
+
+
+def test_fused_twin_critic_equals_two_separate_mlps() -> None:
+    """The batched (baddbmm) twin critic computes exactly two plain LayerNorm MLPs."""
+    from torch import nn
+
+    from dyncontract.rl.networks import TwinCritic, mlp
+
+    torch.manual_seed(0)
+    for act_name, act_cls in (("mish", nn.Mish), ("relu", nn.ReLU)):
+        tc = TwinCritic(3, 2, 16, 2, layer_norm=True, activation=act_name)
+        with torch.no_grad():  # non-trivial LayerNorm affine parameters
+            for name, p in tc.named_parameters():
+                if name.startswith("ln_"):
+                    p.add_(torch.randn_like(p) * 0.3)
+        refs = []
+        for k in range(2):
+            ref = mlp(5, [16, 16], 1, act=act_cls, layer_norm=True)
+            lin = [m for m in ref if isinstance(m, nn.Linear)]
+            lns = [m for m in ref if isinstance(m, nn.LayerNorm)]
+            with torch.no_grad():
+                for i, m in enumerate(lin):
+                    m.weight.copy_(getattr(tc, f"w{i}")[k].T)
+                    m.bias.copy_(getattr(tc, f"b{i}")[k, 0])
+                for i, m in enumerate(lns):
+                    m.weight.copy_(getattr(tc, f"ln_w{i}")[k, 0])
+                    m.bias.copy_(getattr(tc, f"ln_b{i}")[k, 0])
+            refs.append(ref)
+        obs, act = torch.randn(7, 3), torch.rand(7, 2) * 2 - 1
+        q1, q2 = tc(obs, act)
+        x = torch.cat([obs, act], -1)
+        torch.testing.assert_close(q1, refs[0](x).squeeze(-1), rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(q2, refs[1](x).squeeze(-1), rtol=1e-5, atol=1e-5)
+        assert not torch.allclose(q1, q2)  # two independent networks
+
+
+def test_tanh_log_prob_is_the_change_of_variables_density() -> None:
+    """tanh squashing: log pi(a) = log N(u; m, s^2) - sum log(1 - tanh(u)^2), a = tanh(u)."""
+    from dyncontract.rl.diffusion import DiffusionActor
+
+    torch.manual_seed(0)
+    actor = DiffusionActor(3, 2, n_steps=3, widths=[16], time_dim=4, state_dim=8, squash="tanh")
+    obs = torch.randn(64, 3)
+    out = actor(obs, torch.Generator().manual_seed(1), mode="sample")
+    u = torch.atanh(out.action.clamp(-1 + 1e-6, 1 - 1e-6))
+    base = torch.distributions.Normal(out.raw_mean, out.log_std.exp())
+    ref = (base.log_prob(u) - torch.log1p(-out.action.pow(2))).sum(-1)
+    inside = out.action.abs().max(-1).values < 0.999
+    assert inside.sum() > 32
+    torch.testing.assert_close(out.log_prob[inside], ref[inside], rtol=1e-3, atol=1e-3)
+    assert out.action.abs().max() <= 1.0

@@ -3,16 +3,18 @@
 One update (CleanRL-style, see :meth:`EDMSAC.update`)::
 
     # critics (twin, with target networks)
-    a', log pi(a'|s')  ~ target actor(s')                       (skipped if every s' is terminal)
+    a', log pi(a'|s')  ~ actor(s') (cfg.next_action_from: the current actor as in SAC, or the
+                         Polyak-averaged target actor)      (skipped if every s' is terminal)
     y = r_scale r + gamma (1 - done) [min_i Q'_i(s', a') - alpha log pi(a'|s')]
     L_Q = sum_i MSE(Q_i(s, a), y)
     # actor (every actor_delay critic updates): back-propagate through the denoising chain
     a, log pi(a|s) ~ actor(s)
-    L_pi = E[alpha log pi(a|s) - min_i Q_i(s, a)] + 1e-2 * E[relu(|m| - 1)^2]
+    L_pi = E[alpha log pi(a|s) - min_i Q_i(s, a)] + oob_penalty * E[relu(|m| - 1)^2]  (clip)
     # temperature (SAC automatic tuning on the last-step entropy estimate)
     L_alpha = -log alpha * E[log pi(a|s) + H_target]
-    # Polyak averaging of the target critics and the target actor; the pruner recomputes the
-    # masks every prune_interval actor updates and copies them into the target actor.
+    # Polyak averaging of the target critics (and of the target actor when it samples a');
+    # the pruner recomputes the masks every prune_interval actor updates and copies them
+    # into the target actor.
 
 ``log pi`` is the last-step Gaussian log-density (entropy estimator: see
 :mod:`dyncontract.rl.diffusion`). Learning rates and the target entropy follow the training

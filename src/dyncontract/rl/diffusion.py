@@ -19,7 +19,11 @@ x_1, and its entropy H(a | x_1, s) = sum log sigma_phi + d/2 log(2 pi e) is a lo
 the policy's entropy H(a | s) (conditioning never raises entropy). The soft objective and
 the temperature tuning use this estimate, exactly as SAC uses its Gaussian log-density: the
 temperature rises when the estimate is below the target entropy and falls when above.
-(Clipping to [-1, 1] is ignored by the estimate, as in DACER / Diffusion-QL.)
+(Clipping to [-1, 1] is ignored by the estimate, as in DACER / Diffusion-QL.) With
+``squash="tanh"`` the last step is SAC's squashed Gaussian instead: u = m + sigma_phi(s) z,
+a = tanh(u) (m unclipped), and log pi(a | x_1, s) includes the log-det -sum log(1 - a^2), so
+saturated actions keep a gradient and an honest entropy (``entropy_estimate`` stays the
+Gaussian's).
 
 **Evaluation actions.** ``mode="deterministic"`` runs the chain without any noise (x_N = 0,
 z = 0): a deterministic, low-variance contract. ``mode="mean"`` averages the noise-free

@@ -4,7 +4,8 @@ Usage::
 
     .venv/bin/python benchmarks/bench_gym.py [--envs Pendulum-v1,MountainCarContinuous-v0]
         [--algos dmsac,edmsac,sac] [--seeds 3] [--steps N] [--config configs/edmsac-gym.yaml]
-        [--eval-episodes 10] [--threads 1] [--json OUT]
+        [--eval-episodes 10] [--threads 1] [--set rl.key=value ...] [--json OUT]
+    .venv/bin/python benchmarks/bench_gym.py --speed-ratio [--set ...] [--json OUT]
 
 Budgets (env steps, equal for every algorithm): Pendulum-v1 20 000, MountainCarContinuous-v0
 50 000 (``--steps`` overrides both). DMSAC/EDMSAC train with ``dyncontract``'s Trainer and
@@ -15,7 +16,8 @@ second = gradient updates / seconds spent inside the update calls (timed around
 ``EDMSAC.update`` and ``SAC.train``); wall seconds of the whole run are reported too. Runs are
 sequential, so updates/s of different algorithms are only comparable on an otherwise idle
 machine. The JSON holds the command, the git revision and one record per run plus a
-summary (mean and std over seeds).
+summary (mean and std over seeds). ``--speed-ratio`` instead measures DMSAC's updates per second
+relative to SB3 SAC's, interleaved in one process (see :func:`speed_ratio`).
 """
 
 from __future__ import annotations
@@ -50,12 +52,14 @@ def git_rev() -> str:
         return "unknown"
 
 
-def run_dmsac(algo: str, env_id: str, steps: int, seed: int, config: str, episodes: int) -> dict:
+def run_dmsac(
+    algo: str, env_id: str, steps: int, seed: int, config: str, episodes: int, extra: list[str]
+) -> dict:
     from dyncontract.config import load_config
     from dyncontract.rl.envs import GymEvaluator
     from dyncontract.rl.trainer import RunSpec, Trainer, gym_maker
 
-    overrides = [f"rl.algo={algo}", f"rl.env_id={env_id}", f"rl.eval_every_steps={steps}"]
+    overrides = [f"rl.algo={algo}", f"rl.env_id={env_id}", f"rl.eval_every_steps={steps}", *extra]
     if algo == "dmsac":
         overrides.append("rl.prune_target=0")
     cfg = load_config(config, overrides)
@@ -118,6 +122,56 @@ def run_sac(env_id: str, steps: int, seed: int, episodes: int) -> dict:
     }
 
 
+def speed_ratio(config: str, overrides: list[str], reps: int = 6, block: int = 50) -> dict:
+    """DMSAC updates per second relative to SB3 SAC's, measured interleaved in this process
+    (``block`` DMSAC updates, then ``block`` SAC gradient steps, ``reps`` times; batch 256,
+    Pendulum-v1 shapes, a filled replay buffer): valid on a loaded machine, unlike separate
+    wall-clock timings."""
+    import gymnasium as gym
+    from stable_baselines3 import SAC
+
+    from dyncontract.config import load_config
+    from dyncontract.rl.buffer import ReplayBuffer
+    from dyncontract.rl.edmsac import EDMSAC, Batch
+
+    cfg = load_config(config, ["rl.algo=dmsac", *overrides]).rl
+    torch.manual_seed(0)
+    agent = EDMSAC(cfg, 3, 1, group=1)
+    buf = ReplayBuffer(10_000, 3, 1, torch.device("cpu"))
+    g = torch.Generator().manual_seed(0)
+    n = 5000
+    buf.add(
+        Batch(
+            torch.randn(n, 3),
+            torch.rand(n, 1) * 2 - 1,
+            -torch.rand(n) * 10,
+            torch.randn(n, 3),
+            torch.zeros(n),
+        )
+    )
+    sac = SAC("MlpPolicy", gym.make("Pendulum-v1"), verbose=0, seed=0, device="cpu")
+    sac.learn(600)  # fills SAC's buffer
+
+    def dm(k: int) -> float:
+        t = time.perf_counter()
+        for _ in range(k):
+            agent.update(buf.sample(256, g), g, 0.5)
+        return time.perf_counter() - t
+
+    def sb(k: int) -> float:
+        t = time.perf_counter()
+        sac.train(gradient_steps=k, batch_size=256)
+        return time.perf_counter() - t
+
+    dm(10), sb(10)  # warm-up
+    td = ts = 0.0
+    for _ in range(reps):
+        td += dm(block)
+        ts += sb(block)
+    k = reps * block
+    return {"dmsac_updates_per_s": k / td, "sac_updates_per_s": k / ts, "ratio": ts / td}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--envs", default=",".join(BUDGET))
@@ -129,8 +183,21 @@ def main() -> None:
     ap.add_argument("--eval-episodes", type=int, default=10)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", default=None)
+    ap.add_argument(
+        "--speed-ratio",
+        action="store_true",
+        help="only measure DMSAC/SAC updates per second interleaved (no training)",
+    )
+    ap.add_argument("--set", action="append", default=[], help="rl config overrides")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if args.speed_ratio:
+        res = speed_ratio(args.config, args.set)
+        res.update(command=" ".join([Path(sys.executable).name, *sys.argv]), git_revision=git_rev())
+        print(json.dumps(res))
+        if args.json:
+            Path(args.json).write_text(json.dumps(res, indent=2) + "\n")
+        return
     seeds = (
         [int(s) for s in args.seed_list.split(",")] if args.seed_list else list(range(args.seeds))
     )
@@ -142,7 +209,9 @@ def main() -> None:
                 if algo == "sac":
                     res = run_sac(env_id, steps, seed, args.eval_episodes)
                 else:
-                    res = run_dmsac(algo, env_id, steps, seed, args.config, args.eval_episodes)
+                    res = run_dmsac(
+                        algo, env_id, steps, seed, args.config, args.eval_episodes, args.set
+                    )
                 res.update(env=env_id, algo=algo, seed=seed, steps=steps)
                 res["updates_per_s"] = res["updates"] / res["update_s"] if res["update_s"] else 0.0
                 runs.append(res)

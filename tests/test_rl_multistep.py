@@ -223,3 +223,20 @@ def test_tanh_log_prob_is_the_change_of_variables_density() -> None:
     assert inside.sum() > 32
     torch.testing.assert_close(out.log_prob[inside], ref[inside], rtol=1e-3, atol=1e-3)
     assert out.action.abs().max() <= 1.0
+
+
+def test_fused_twin_critic_loads_the_former_two_mlp_checkpoint_layout() -> None:
+    from torch import nn
+
+    from dyncontract.rl.networks import TwinCritic, mlp
+
+    torch.manual_seed(1)
+    old = nn.Module()
+    old.q1 = mlp(5, [8, 8], 1, layer_norm=True)
+    old.q2 = mlp(5, [8, 8], 1, layer_norm=True)
+    tc = TwinCritic(3, 2, 8, 2)
+    tc.load_state_dict(old.state_dict())
+    x = torch.randn(4, 5)
+    q1, q2 = tc(x[:, :3], x[:, 3:])
+    torch.testing.assert_close(q1, old.q1(x).squeeze(-1))
+    torch.testing.assert_close(q2, old.q2(x).squeeze(-1))

@@ -100,3 +100,18 @@ class TwinCritic(nn.Module):
     def q_min(self, obs: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
         q1, q2 = self(obs, act)
         return torch.minimum(q1, q2)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        """Accept checkpoints of the former layout (two ``nn.Sequential`` MLPs ``q1``, ``q2``)."""
+        if f"{prefix}q1.0.weight" in state_dict:
+            stride = 3 if self.layer_norm else 2  # Linear, [LayerNorm,] activation
+            for i in range(self.n_hidden + 1):
+                for name, k in (("w", "weight"), ("b", "bias")):
+                    old = [state_dict.pop(f"{prefix}q{j}.{stride * i}.{k}") for j in (1, 2)]
+                    new = torch.stack([o.T if name == "w" else o[None] for o in old])
+                    state_dict[f"{prefix}{name}{i}"] = new
+                if self.layer_norm and i < self.n_hidden:
+                    for name, k in (("ln_w", "weight"), ("ln_b", "bias")):
+                        old = [state_dict.pop(f"{prefix}q{j}.{3 * i + 1}.{k}") for j in (1, 2)]
+                        state_dict[f"{prefix}{name}{i}"] = torch.stack([o[None] for o in old])
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)

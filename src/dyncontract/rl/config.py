@@ -79,7 +79,7 @@ class RLConfig(BaseModel):
     learning_starts: int = 4096
     tau: float = 0.005  # Polyak rate of the target networks
     #: who samples a' ~ pi(.|s') in the soft Bellman target: the current actor (SAC) or the
-    #: Polyak-averaged target actor (kept, and Polyak-updated, only for the latter)
+    #: Polyak-averaged target actor (its Polyak update runs only in the latter case)
     next_action_from: NextAction = "actor"
     grad_clip: float = 10.0  # max gradient norm (0 = off)
     reward_scale: float = 1.0  # multiplies env rewards before the critic sees them

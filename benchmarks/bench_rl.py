@@ -47,8 +47,9 @@ import torch
 
 from dyncontract.config import load_config
 from dyncontract.experiments.composition import amortisation
+from dyncontract.rl.buffer import Batch
 from dyncontract.rl.config import RLConfig
-from dyncontract.rl.edmsac import EDMSAC, Batch, make_actor
+from dyncontract.rl.edmsac import EDMSAC, make_actor
 from dyncontract.rl.evaluation import compact_diff, denoise_ms, load_actor
 from dyncontract.rl.pruning import DynamicPruner, compact_actor, pruning_ratio, strip_masks
 

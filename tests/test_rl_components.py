@@ -7,9 +7,9 @@ import torch
 from pydantic import ValidationError
 
 from dyncontract.config import ConfigError, load_config
-from dyncontract.rl.buffer import ReplayBuffer
+from dyncontract.rl.buffer import Batch, ReplayBuffer
 from dyncontract.rl.config import RLConfig
-from dyncontract.rl.edmsac import EDMSAC, Batch, lr_factor
+from dyncontract.rl.edmsac import EDMSAC, lr_factor
 
 
 def _batch(n: int, obs_dim: int = 3, act_dim: int = 2, start: int = 0) -> Batch:

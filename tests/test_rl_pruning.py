@@ -9,9 +9,10 @@ import torch.nn.functional as F
 from helpers import tiny_rl_config
 from torch.nn.utils import prune
 
+from dyncontract.rl.buffer import Batch
 from dyncontract.rl.config import RLConfig
 from dyncontract.rl.diffusion import DiffusionActor
-from dyncontract.rl.edmsac import EDMSAC, Batch
+from dyncontract.rl.edmsac import EDMSAC
 from dyncontract.rl.pruning import (
     DynamicPruner,
     compact_actor,

@@ -141,7 +141,9 @@ class GymCollector:
         self.ep_return[:] = 0.0
 
     def collect(self, policy: Policy, generator: torch.Generator) -> tuple[Batch, dict[str, Any]]:
-        obs_t = torch.as_tensor(self.obs, device=self.device)
+        # a copy: ``self.obs`` is overwritten below with the next observations, and an
+        # aliasing tensor would store s' as s in the replay buffer (issue 13)
+        obs_t = torch.tensor(self.obs, device=self.device)
         act_t = policy(obs_t)
         act = act_t.detach().cpu().numpy().astype(np.float64)
         next_obs, rews, dones = [], [], []

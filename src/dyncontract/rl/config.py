@@ -21,6 +21,9 @@ Importance = Literal["taylor", "magnitude", "activation", "gradient"]
 EvalAction = Literal["deterministic", "mean", "sample", "best_feasible"]
 LRSchedule = Literal["constant", "cosine", "linear"]
 CriticLoss = Literal["mse", "huber"]
+Squash = Literal["clip", "tanh"]
+NextAction = Literal["actor", "target_actor"]
+Activation = Literal["mish", "relu", "silu"]
 
 PosInt = Annotated[int, Field(ge=1)]
 NonNegInt = Annotated[int, Field(ge=0)]
@@ -54,14 +57,24 @@ class RLConfig(BaseModel):
     beta_max: PosFloat = 10.0
     actor_hidden: PosInt = 128
     actor_layers: PosInt = 3
+    actor_activation: Activation = "mish"  # of the denoiser's hidden layers
     time_embed_dim: PosInt = 16
     state_embed_dim: PosInt = 64
     log_std_min: float = -7.0  # last-step Gaussian head (entropy estimator), log sigma bounds
     log_std_max: float = 0.0
+    #: how the last-step Gaussian sample is mapped into [-1, 1]: "clip" (clamp; the entropy
+    #: estimate ignores it and saturated samples get no gradient) or "tanh" (SAC's squashing
+    #: with the log-det correction in log pi; see docs/edmsac.md, multi-step environments)
+    action_squash: Squash = "clip"
+    #: weight of the penalty E[relu(|m| - 1)^2] on a last-step mean m outside the action box
+    #: (clip squashing only; tanh keeps every mean inside)
+    oob_penalty: Annotated[float, Field(ge=0.0)] = 0.01
 
     # --- critics -----------------------------------------------------------------------------
     critic_hidden: PosInt = 256
     critic_layers: PosInt = 3
+    critic_layer_norm: bool = True  # LayerNorm after each hidden layer of both critics
+    critic_activation: Activation = "mish"
 
     # --- optimisation ------------------------------------------------------------------------
     actor_lr: PosFloat = 1e-3
@@ -76,6 +89,9 @@ class RLConfig(BaseModel):
     buffer_size: PosInt = 200_000
     learning_starts: NonNegInt = 4096
     tau: UnitFloat = 0.005  # Polyak rate of the target networks
+    #: who samples a' ~ pi(.|s') in the soft Bellman target: the current actor (SAC) or the
+    #: Polyak-averaged target actor (its Polyak update runs only in the latter case)
+    next_action_from: NextAction = "actor"
     grad_clip: NonNegFloat = 10.0  # max gradient norm (0 = off)
     reward_scale: PosFloat = 1.0  # multiplies env rewards before the critic sees them
     critic_loss: CriticLoss = "mse"
@@ -119,6 +135,15 @@ class RLConfig(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> RLConfig:
+        if (
+            self.pruning
+            and self.prune_importance != "magnitude"
+            and self.actor_activation != "mish"
+        ):
+            raise ValueError(
+                f"prune_importance: {self.prune_importance!r} scores neurons through Mish; with "
+                f"actor_activation {self.actor_activation!r} use 'magnitude'"
+            )
         if self.beta_max <= self.beta_min:
             raise ValueError(f"beta_max: must be > beta_min ({self.beta_min}), got {self.beta_max}")
         if self.log_std_max <= self.log_std_min:

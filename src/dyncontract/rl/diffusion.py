@@ -19,7 +19,11 @@ x_1, and its entropy H(a | x_1, s) = sum log sigma_phi + d/2 log(2 pi e) is a lo
 the policy's entropy H(a | s) (conditioning never raises entropy). The soft objective and
 the temperature tuning use this estimate, exactly as SAC uses its Gaussian log-density: the
 temperature rises when the estimate is below the target entropy and falls when above.
-(Clipping to [-1, 1] is ignored by the estimate, as in DACER / Diffusion-QL.)
+(Clipping to [-1, 1] is ignored by the estimate, as in DACER / Diffusion-QL.) With
+``squash="tanh"`` the last step is SAC's squashed Gaussian instead: u = m + sigma_phi(s) z,
+a = tanh(u) (m unclipped), and log pi(a | x_1, s) includes the log-det -sum log(1 - a^2), so
+saturated actions keep a gradient and an honest entropy (``entropy_estimate`` stays the
+Gaussian's).
 
 **Evaluation actions.** ``mode="deterministic"`` runs the chain without any noise (x_N = 0,
 z = 0): a deterministic, low-variance contract. ``mode="mean"`` averages the noise-free
@@ -33,9 +37,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from dyncontract.rl.networks import Mish, SinusoidalPosEmb
+from dyncontract.rl.networks import ACTIVATION_MODULES, SinusoidalPosEmb
 
 
 def vp_beta_schedule(n_steps: int, beta_min: float = 0.1, beta_max: float = 10.0) -> np.ndarray:
@@ -91,7 +96,14 @@ class Denoiser(nn.Module):
     :class:`dyncontract.rl.pruning.DynamicPruner`).
     """
 
-    def __init__(self, act_dim: int, time_dim: int, state_dim: int, widths: list[int]) -> None:
+    def __init__(
+        self,
+        act_dim: int,
+        time_dim: int,
+        state_dim: int,
+        widths: list[int],
+        activation: str = "mish",
+    ) -> None:
         super().__init__()
         self.act_dim = act_dim
         self.time_dim = time_dim
@@ -99,7 +111,7 @@ class Denoiser(nn.Module):
         dims = [act_dim + time_dim + state_dim, *widths]
         self.hidden = nn.ModuleList(nn.Linear(dims[i], dims[i + 1]) for i in range(len(widths)))
         self.out = nn.Linear(dims[-1], act_dim)
-        self.act = Mish()  # ATen's Mish, or a faster exact one on large tensors
+        self.act = ACTIVATION_MODULES[activation]()  # mish: a faster exact Mish on large tensors
         self._plan_key: tuple | None = None
         self._plan: list[torch.Tensor | None] = []
         self._flat: dict[int, torch.Tensor] = {}
@@ -264,11 +276,16 @@ class DiffusionActor(nn.Module):
         log_std_min: float = -7.0,
         log_std_max: float = 0.0,
         kind: str = "diffusion",
+        squash: str = "clip",
+        activation: str = "mish",
     ) -> None:
         super().__init__()
         if kind != "diffusion":
             raise ValueError(f"kind: must be 'diffusion', got {kind!r}")
+        if squash not in ("clip", "tanh"):
+            raise ValueError(f"squash: must be clip or tanh, got {squash!r}")
         self.obs_dim, self.act_dim, self.n_steps = obs_dim, act_dim, n_steps
+        self.squash = squash
         #: the constructor arguments (``DiffusionActor(**arch)`` rebuilds the architecture)
         self.arch = dict(
             kind="diffusion",
@@ -282,6 +299,8 @@ class DiffusionActor(nn.Module):
             beta_max=beta_max,
             log_std_min=log_std_min,
             log_std_max=log_std_max,
+            squash=squash,
+            activation=activation,
         )
         self.log_std_min, self.log_std_max = log_std_min, log_std_max
         self.time_mlp = nn.Sequential(
@@ -293,7 +312,7 @@ class DiffusionActor(nn.Module):
         self.state_enc = nn.Sequential(
             nn.Linear(obs_dim, state_dim), nn.Mish(), nn.Linear(state_dim, state_dim), nn.Mish()
         )
-        self.denoiser = Denoiser(act_dim, time_dim, state_dim, list(widths))
+        self.denoiser = Denoiser(act_dim, time_dim, state_dim, list(widths), activation)
         self.log_std_head = nn.Linear(state_dim, act_dim)
         # DDPM coefficients (float64 numpy -> float32 buffers)
         betas = vp_beta_schedule(n_steps, beta_min, beta_max)
@@ -349,24 +368,32 @@ class DiffusionActor(nn.Module):
         n: int = 8,
     ) -> ActorOutput:
         """obs (B, obs_dim) -> :class:`ActorOutput`. ``mode``: sample | deterministic | mean."""
+        tanh = self.squash == "tanh"
         if mode == "mean":
             B = obs.shape[0]
             rep = obs.repeat(n, 1)
             raw, s_emb = self._chain(rep, generator, noise=True)
-            mean = raw.clamp(-1.0, 1.0).view(n, B, -1).mean(0)
+            sq = torch.tanh(raw) if tanh else raw.clamp(-1.0, 1.0)
+            mean = sq.view(n, B, -1).mean(0)
             log_std = self._log_std(s_emb[:B])
             return ActorOutput(mean, None, mean, log_std, raw.view(n, B, -1).mean(0))
         if mode not in ("sample", "deterministic"):
             raise ValueError(f"mode: must be sample, deterministic or mean, got {mode!r}")
         noise = mode == "sample"
         raw, s_emb = self._chain(obs, generator, noise=noise)
-        mean = st_clamp(raw)
+        mean = torch.tanh(raw) if tanh else st_clamp(raw)
         log_std = self._log_std(s_emb)
         if not noise:
             return ActorOutput(mean, None, mean, log_std, raw)
         z = torch.randn(obs.shape[0], self.act_dim, generator=generator, device=obs.device)
-        action = (mean + log_std.exp() * z).clamp(-1.0, 1.0)
         log_prob = -(log_std + 0.5 * z**2).sum(-1) - 0.5 * self.act_dim * math.log(2 * math.pi)
+        if tanh:
+            # SAC's squashing: u ~ N(raw, sigma^2), a = tanh(u), log-det of the Jacobian
+            u = raw + log_std.exp() * z
+            action = torch.tanh(u)
+            log_prob = log_prob - (2.0 * (math.log(2.0) - u - F.softplus(-2.0 * u))).sum(-1)
+        else:
+            action = (mean + log_std.exp() * z).clamp(-1.0, 1.0)
         return ActorOutput(action, log_prob, mean, log_std, raw)
 
     @torch.no_grad()

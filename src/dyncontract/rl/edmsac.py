@@ -3,16 +3,18 @@
 One update (CleanRL-style, see :meth:`EDMSAC.update`)::
 
     # critics (twin, with target networks)
-    a', log pi(a'|s')  ~ target actor(s')                       (skipped if every s' is terminal)
+    a', log pi(a'|s')  ~ actor(s') (cfg.next_action_from: the current actor as in SAC, or the
+                         Polyak-averaged target actor)      (skipped if every s' is terminal)
     y = r_scale r + gamma (1 - done) [min_i Q'_i(s', a') - alpha log pi(a'|s')]
     L_Q = sum_i MSE(Q_i(s, a), y)
     # actor (every actor_delay critic updates): back-propagate through the denoising chain
     a, log pi(a|s) ~ actor(s)
-    L_pi = E[alpha log pi(a|s) - min_i Q_i(s, a)] + 1e-2 * E[relu(|m| - 1)^2]
+    L_pi = E[alpha log pi(a|s) - min_i Q_i(s, a)] + oob_penalty * E[relu(|m| - 1)^2]  (clip)
     # temperature (SAC automatic tuning on the last-step entropy estimate)
     L_alpha = -log alpha * E[log pi(a|s) + H_target]
-    # Polyak averaging of the target critics and the target actor; the pruner recomputes the
-    # masks every prune_interval actor updates and copies them into the target actor.
+    # Polyak averaging of the target critics (and of the target actor when it samples a');
+    # the pruner recomputes the masks every prune_interval actor updates and copies them
+    # into the target actor.
 
 ``log pi`` is the last-step Gaussian log-density (entropy estimator: see
 :mod:`dyncontract.rl.diffusion`). Learning rates and the target entropy follow the training
@@ -68,6 +70,8 @@ def make_actor(cfg: RLConfig, obs_dim: int, act_dim: int) -> DiffusionActor | Ga
         beta_max=cfg.beta_max,
         log_std_min=cfg.log_std_min,
         log_std_max=cfg.log_std_max,
+        squash=cfg.action_squash,
+        activation=cfg.actor_activation,
     )
 
 
@@ -89,9 +93,14 @@ class EDMSAC(nn.Module):
         self.obs_dim, self.act_dim = obs_dim, act_dim
         self.device = torch.device(device)
         self.actor = make_actor(cfg, obs_dim, act_dim).to(self.device)
-        self.critic = TwinCritic(obs_dim, act_dim, cfg.critic_hidden, cfg.critic_layers).to(
-            self.device
-        )
+        self.critic = TwinCritic(
+            obs_dim,
+            act_dim,
+            cfg.critic_hidden,
+            cfg.critic_layers,
+            cfg.critic_layer_norm,
+            cfg.critic_activation,
+        ).to(self.device)
         self.pruner: DynamicPruner | None = None
         self.actor_target = copy.deepcopy(self.actor)
         if cfg.pruning:
@@ -145,28 +154,31 @@ class EDMSAC(nn.Module):
 
     def update(
         self, batch: Batch, generator: torch.Generator | None, progress: float
-    ) -> dict[str, float]:
-        """One gradient update on ``batch``; returns scalar diagnostics."""
+    ) -> dict[str, torch.Tensor | float]:
+        """One gradient update on ``batch``; returns diagnostics as 0-d tensors (detached; no
+        device sync here, convert with ``float`` when logging)."""
         cfg = self.cfg
         self._set_lrs(progress)
-        alpha = self.log_alpha.exp().detach()
-        rew = batch.rew * cfg.reward_scale
-        one_step = bool((batch.done > 0.5).all())  # a bandit batch: clipping is safe
-        if cfg.reward_clip_margin is not None and self.group > 1 and one_step:
-            g = rew.view(-1, self.group)
-            floor = g.median(dim=1, keepdim=True).values - cfg.reward_clip_margin
-            rew = torch.maximum(g, floor).reshape(-1)
-        if cfg.reward_clip_quantile is not None and one_step:
-            rew = rew.clamp(min=torch.quantile(rew, cfg.reward_clip_quantile))
+        alpha = self.log_alpha.detach().exp()
+        rew = batch.rew * cfg.reward_scale if cfg.reward_scale != 1.0 else batch.rew
+        clip_margin = cfg.reward_clip_margin is not None and self.group > 1
+        if clip_margin or cfg.reward_clip_quantile is not None:
+            one_step = bool((batch.done > 0.5).all())  # a bandit batch: clipping is safe
+            if clip_margin and one_step:
+                g = rew.view(-1, self.group)
+                floor = g.median(dim=1, keepdim=True).values - cfg.reward_clip_margin
+                rew = torch.maximum(g, floor).reshape(-1)
+            if cfg.reward_clip_quantile is not None and one_step:
+                rew = rew.clamp(min=torch.quantile(rew, cfg.reward_clip_quantile))
         # ---- critic ---------------------------------------------------------------------------
         with torch.no_grad():
-            y = rew.clone()
-            live = batch.done < 0.5
-            if cfg.gamma > 0 and bool(live.any()):
-                nxt = self.actor_target(batch.next_obs, generator, mode="sample")
+            y = rew
+            if cfg.gamma > 0 and bool((batch.done < 0.5).any()):
+                src = self.actor if cfg.next_action_from == "actor" else self.actor_target
+                nxt = src(batch.next_obs, generator, mode="sample")
                 q_next = self.critic_target.q_min(batch.next_obs, nxt.action)
                 soft = q_next - alpha * nxt.log_prob
-                y = y + cfg.gamma * (1.0 - batch.done) * soft
+                y = torch.addcmul(y, (1.0 - batch.done) * cfg.gamma, soft)
         q1, q2 = self.critic(batch.obs, batch.act)
         if cfg.critic_loss == "huber":
             d = cfg.huber_delta
@@ -184,7 +196,10 @@ class EDMSAC(nn.Module):
                 critic_loss = critic_loss + cfg.critic_center_weight * F.mse_loss(qc, yc)
         self._step(self.critic_opt, critic_loss, self.critic.parameters())
         self.n_updates += 1
-        info = {"critic_loss": float(critic_loss.item()), "q_mean": float(q1.mean().item())}
+        info: dict[str, torch.Tensor | float] = {
+            "critic_loss": critic_loss.detach(),
+            "q_mean": q1.detach().mean(),
+        }
         # ---- actor + temperature --------------------------------------------------------------
         if self.n_updates % cfg.actor_delay == 0:
             if self.pruner is not None:
@@ -192,14 +207,14 @@ class EDMSAC(nn.Module):
             obs = batch.obs[:: self.group]  # one row per distinct state
             obs = obs[: cfg.actor_batch_size or len(obs)]
             out = self.actor(obs, generator, mode="sample")
+            self.critic.requires_grad_(False)
             q_pi = self.critic.q_min(obs, out.action)
-            oob = F.relu(out.raw_mean.abs() - 1.0).pow(2).sum(-1)
-            actor_loss = (alpha * out.log_prob - q_pi).mean() + 1e-2 * oob.mean()
-            for p in self.critic.parameters():
-                p.requires_grad_(False)
+            actor_loss = (alpha * out.log_prob - q_pi).mean()
+            if cfg.oob_penalty > 0 and cfg.action_squash == "clip":
+                oob = F.relu(out.raw_mean.abs() - 1.0).pow(2).sum(-1)
+                actor_loss = actor_loss + cfg.oob_penalty * oob.mean()
             self._step(self.actor_opt, actor_loss, self.actor.parameters())
-            for p in self.critic.parameters():
-                p.requires_grad_(True)
+            self.critic.requires_grad_(True)
             if self.pruner is not None:
                 self.pruner.end_update()
             log_prob = out.log_prob.detach()
@@ -213,18 +228,22 @@ class EDMSAC(nn.Module):
             if self.pruner is not None:
                 self.pruner.step(progress)
             info.update(
-                actor_loss=float(actor_loss.item()),
-                entropy=float(-log_prob.mean().item()),
+                actor_loss=actor_loss.detach(),
+                entropy=-log_prob.mean(),
                 target_entropy=float(target_h),
             )
         # ---- targets ----------------------------------------------------------------------------
         self._polyak(self.critic, self.critic_target)
-        self._polyak(self.actor, self.actor_target)
+        if cfg.next_action_from == "target_actor":
+            self._polyak(self.actor, self.actor_target)
         return info
 
     @torch.no_grad()
     def _polyak(self, src: nn.Module, dst: nn.Module) -> None:
-        torch._foreach_lerp_(list(dst.parameters()), list(src.parameters()), self.cfg.tau)
+        src_p, dst_p = list(src.parameters()), list(dst.parameters())
+        if len(src_p) != len(dst_p):
+            raise RuntimeError("polyak: source and target networks differ")
+        torch._foreach_lerp_(dst_p, src_p, self.cfg.tau)
 
     # ---- acting -------------------------------------------------------------------------------
     @torch.no_grad()

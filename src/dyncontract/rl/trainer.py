@@ -176,7 +176,7 @@ class Trainer:
         }
         for k in ("entropy", "target_entropy", "critic_loss", "actor_loss"):
             v = self.w_info.get(k)
-            row[k] = float(np.mean(v)) if v else math.nan
+            row[k] = float(np.mean([float(x) for x in v])) if v else math.nan
         row.update(ev)
         self.rows.append(row)
         self.run.write_metrics(self.rows)

@@ -77,9 +77,7 @@ def update_counter(model: Any, algo: str) -> list[int]:
     return count
 
 
-def make_model(
-    algo: str, ctx: MethodContext, seed: int, **extra: Any
-) -> tuple[Any, list[int]]:
+def make_model(algo: str, ctx: MethodContext, seed: int, **extra: Any) -> tuple[Any, list[int]]:
     """The SB3 model on the batched VecEnv, and its update counter (``extra``: more
     constructor arguments, e.g. ``tensorboard_log``)."""
     from stable_baselines3 import PPO, SAC, TD3

@@ -1,0 +1,242 @@
+"""EDMSAC on multi-step tasks: the soft Bellman backup must carry a delayed reward back.
+
+:class:`DelayedChain` — a deterministic, batched 1-D chain of ``H`` steps: position p0 = 0,
+action a in [-1, 1], move m = (a + 1) / 2 in [0, 1], p' = p + m. Every move costs COST = 0.5
+now; the final step pays the final position p_H. Observation (p / H, t / H).
+
+* Optimal return: every move is worth 1 (paid at the end) - 0.5 (now), so m = 1 at every
+  step: H (1 - 0.5) = 2 for H = 4 (optimal for every gamma > 0.5 ** (1 / (H - 1)) = 0.79).
+* A learner whose targets do not bootstrap (gamma = 0) sees only the immediate reward: at
+  steps 0..H-2 that is -0.5 m, maximised by m = 0; only the last step sees the bonus
+  (m = 1). Its optimum is the myopic policy, return 1 - 0.5 = 0.5: it cannot get near 2.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from helpers import tiny_rl_config
+
+from dyncontract.rl.buffer import Batch, ReplayBuffer
+from dyncontract.rl.collectors import GymCollector
+from dyncontract.rl.edmsac import EDMSAC
+
+H = 4
+COST = 0.5
+OPTIMAL_RETURN = H * (1.0 - COST)  # 2.0
+MYOPIC_RETURN = 1.0 - COST  # 0.5: the return of the policy a gamma = 0 learner converges to
+
+
+class DelayedChain:
+    """``n`` copies of the chain stepped together (torch, float32)."""
+
+    obs_dim, act_dim = 2, 1
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.p = torch.zeros(n)
+        self.t = 0
+
+    def obs(self) -> torch.Tensor:
+        return torch.stack([self.p / H, torch.full((self.n,), self.t / H)], dim=-1)
+
+    def reset(self) -> torch.Tensor:
+        self.p.zero_()
+        self.t = 0
+        return self.obs()
+
+    def step(self, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, bool]:
+        m = (action[:, 0].clamp(-1, 1) + 1) / 2
+        self.p = self.p + m
+        self.t += 1
+        done = self.t == H
+        rew = -COST * m + (self.p if done else 0.0)
+        return self.obs(), rew, done
+
+
+def greedy_return(agent: EDMSAC, n: int = 32) -> float:
+    env = DelayedChain(n)
+    obs, total, done = env.reset(), torch.zeros(n), False
+    while not done:
+        obs, r, done = env.step(agent.act(obs, None, mode="deterministic"))
+        total += r
+    return float(total.mean())
+
+
+def train_chain(
+    gamma: float, seed: int = 0, env_steps: int = 3200, n_envs: int = 8, updates: int = 2
+) -> tuple[EDMSAC, float]:
+    """A small SAC loop: ``n_envs`` chains stepped together, ``updates`` per vector step."""
+    torch.manual_seed(seed)
+    cfg = tiny_rl_config(
+        algo="dmsac",
+        gamma=gamma,
+        actions_per_state=1,
+        critic_center_weight=0.0,
+        reward_clip_quantile=None,
+        action_squash="tanh",
+        lr_schedule="constant",
+        actor_lr=3e-3,
+        critic_lr=3e-3,
+        init_alpha=0.05,
+        target_entropy_final_per_dim=None,
+        batch_size=128,
+        critic_hidden=64,
+        tau=0.02,
+    )
+    agent = EDMSAC(cfg, DelayedChain.obs_dim, DelayedChain.act_dim, group=1)
+    buf = ReplayBuffer(env_steps, DelayedChain.obs_dim, DelayedChain.act_dim, torch.device("cpu"))
+    gen = torch.Generator().manual_seed(seed)
+    env = DelayedChain(n_envs)
+    obs = env.reset()
+    for step in range(0, env_steps, env.n):
+        if step < 256:
+            act = torch.rand(env.n, 1, generator=gen) * 2 - 1
+        else:
+            act = agent.act(obs, gen, mode="sample")
+        nxt, rew, done = env.step(act)
+        buf.add(Batch(obs, act, rew, nxt, torch.full((env.n,), float(done))))
+        obs = env.reset() if done else nxt
+        if buf.size >= cfg.batch_size:
+            for _ in range(updates):
+                agent.update(buf.sample(cfg.batch_size, gen), gen, step / env_steps)
+    return agent, greedy_return(agent)
+
+
+def test_env_optimum_is_what_the_docstring_says() -> None:
+    """Brute force over open-loop action sequences (the chain is deterministic, so the best
+    one is optimal) checks the analytic optimum; the myopic policy's return too."""
+    grid = np.linspace(-1, 1, 5)
+    seqs = np.array(np.meshgrid(*[grid] * H)).reshape(H, -1).T  # all 5**H sequences
+    best = max(_rollout(lambda t, seq=seq: seq[t]) for seq in seqs)
+    assert best == pytest.approx(OPTIMAL_RETURN, abs=1e-5)
+    myopic = _rollout(lambda t: 1.0 if t == H - 1 else -1.0)
+    assert myopic == pytest.approx(MYOPIC_RETURN, abs=1e-5)
+
+
+def _rollout(policy) -> float:
+    env = DelayedChain(1)
+    env.reset()
+    total, done, t = 0.0, False, 0
+    while not done:
+        _, r, done = env.step(torch.tensor([[policy(t)]], dtype=torch.float32))
+        total += float(r[0])
+        t += 1
+    return total
+
+
+def test_delayed_reward_is_learned_through_the_bootstrap() -> None:
+    agent, ret = train_chain(gamma=0.95)
+    assert ret > OPTIMAL_RETURN - 0.2, f"return {ret:.3f}, optimum {OPTIMAL_RETURN}"
+
+
+def test_without_bootstrap_the_delayed_reward_is_not_learned() -> None:
+    """Control: the same loop with gamma = 0 stays near the myopic return, far from optimal."""
+    agent, ret = train_chain(gamma=0.0)
+    assert ret < MYOPIC_RETURN + 0.5, f"return {ret:.3f} with gamma = 0"
+
+
+class _Counter(gym.Env):
+    """obs = [t]; never terminates by itself (a TimeLimit truncates it); reward = t."""
+
+    def __init__(self) -> None:
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (1,), np.float32)
+        self.action_space = gym.spaces.Box(-2.0, 2.0, (1,), np.float32)
+        self.t = 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.array([0.0], np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.array([self.t], np.float32), float(self.t), self.t >= 100, False, {}
+
+
+def test_collector_truncation_bootstraps_and_keeps_the_final_observation() -> None:
+    """A time-limit truncation is stored as not done, with the true final obs as next_obs;
+    a termination is stored as done; the next transition starts from the reset obs."""
+    trunc = GymCollector(lambda: gym.wrappers.TimeLimit(_Counter(), 3), 1, 0, torch.device("cpu"))
+    rows = [trunc.collect(lambda o: torch.zeros(1, 1), None)[0] for _ in range(4)]
+    obs = [float(b.obs[0, 0]) for b in rows]
+    nxt = [float(b.next_obs[0, 0]) for b in rows]
+    done = [float(b.done[0]) for b in rows]
+    assert obs == [0.0, 1.0, 2.0, 0.0]
+    assert nxt == [1.0, 2.0, 3.0, 1.0]  # 3.0: the final obs, not the reset one
+    assert done == [0.0, 0.0, 0.0, 0.0]  # truncated at t = 3: bootstrap
+    term = GymCollector(lambda: _Counter(), 1, 0, torch.device("cpu"))
+    term_done = [
+        float(term.collect(lambda o: torch.zeros(1, 1), None)[0].done[0]) for _ in range(101)
+    ]
+    assert term_done[:99] == [0.0] * 99 and term_done[99] == 1.0 and term_done[100] == 0.0
+
+
+def test_fused_twin_critic_equals_two_separate_mlps() -> None:
+    """The batched (baddbmm) twin critic computes exactly two plain LayerNorm MLPs."""
+    from torch import nn
+
+    from dyncontract.rl.networks import TwinCritic, mlp
+
+    torch.manual_seed(0)
+    for act_name, act_cls in (("mish", nn.Mish), ("relu", nn.ReLU)):
+        tc = TwinCritic(3, 2, 16, 2, layer_norm=True, activation=act_name)
+        with torch.no_grad():  # non-trivial LayerNorm affine parameters
+            for name, p in tc.named_parameters():
+                if name.startswith("ln_"):
+                    p.add_(torch.randn_like(p) * 0.3)
+        refs = []
+        for k in range(2):
+            ref = mlp(5, [16, 16], 1, act=act_cls, layer_norm=True)
+            lin = [m for m in ref if isinstance(m, nn.Linear)]
+            lns = [m for m in ref if isinstance(m, nn.LayerNorm)]
+            with torch.no_grad():
+                for i, m in enumerate(lin):
+                    m.weight.copy_(getattr(tc, f"w{i}")[k].T)
+                    m.bias.copy_(getattr(tc, f"b{i}")[k, 0])
+                for i, m in enumerate(lns):
+                    m.weight.copy_(getattr(tc, f"ln_w{i}")[k, 0])
+                    m.bias.copy_(getattr(tc, f"ln_b{i}")[k, 0])
+            refs.append(ref)
+        obs, act = torch.randn(7, 3), torch.rand(7, 2) * 2 - 1
+        q1, q2 = tc(obs, act)
+        x = torch.cat([obs, act], -1)
+        torch.testing.assert_close(q1, refs[0](x).squeeze(-1), rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(q2, refs[1](x).squeeze(-1), rtol=1e-5, atol=1e-5)
+        assert not torch.allclose(q1, q2)  # two independent networks
+
+
+def test_tanh_log_prob_is_the_change_of_variables_density() -> None:
+    """tanh squashing: log pi(a) = log N(u; m, s^2) - sum log(1 - tanh(u)^2), a = tanh(u)."""
+    from dyncontract.rl.diffusion import DiffusionActor
+
+    torch.manual_seed(0)
+    actor = DiffusionActor(3, 2, n_steps=3, widths=[16], time_dim=4, state_dim=8, squash="tanh")
+    obs = torch.randn(64, 3)
+    out = actor(obs, torch.Generator().manual_seed(1), mode="sample")
+    u = torch.atanh(out.action.clamp(-1 + 1e-6, 1 - 1e-6))
+    base = torch.distributions.Normal(out.raw_mean, out.log_std.exp())
+    ref = (base.log_prob(u) - torch.log1p(-out.action.pow(2))).sum(-1)
+    inside = out.action.abs().max(-1).values < 0.999
+    assert inside.sum() > 32
+    torch.testing.assert_close(out.log_prob[inside], ref[inside], rtol=1e-3, atol=1e-3)
+    assert out.action.abs().max() <= 1.0
+
+
+def test_fused_twin_critic_loads_the_former_two_mlp_checkpoint_layout() -> None:
+    from torch import nn
+
+    from dyncontract.rl.networks import TwinCritic, mlp
+
+    torch.manual_seed(1)
+    old = nn.Module()
+    old.q1 = mlp(5, [8, 8], 1, layer_norm=True)
+    old.q2 = mlp(5, [8, 8], 1, layer_norm=True)
+    tc = TwinCritic(3, 2, 8, 2)
+    tc.load_state_dict(old.state_dict())
+    x = torch.randn(4, 5)
+    q1, q2 = tc(x[:, :3], x[:, 3:])
+    torch.testing.assert_close(q1, old.q1(x).squeeze(-1))
+    torch.testing.assert_close(q2, old.q2(x).squeeze(-1))

@@ -200,6 +200,17 @@ def test_train_killed_anywhere_resumes_from_its_last_checkpoint(tmp_path):
             assert (math.isnan(x) and math.isnan(y)) or x == pytest.approx(y, rel=1e-5), (k, a, b)
 
 
+def _close(a, b) -> bool:
+    """Nested JSON values equal up to 1e-3 relative (numbers) and exactly otherwise."""
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(map(_close, a, b))
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a == pytest.approx(b, rel=1e-3, abs=1e-6)
+    return a == b
+
+
 @pytest.mark.parametrize("command", ["solve", "simulate"])
 def test_json_outputs_are_atomic_or_absent(tmp_path, command):
     rng = random.Random(7)
@@ -224,5 +235,8 @@ def test_json_outputs_are_atomic_or_absent(tmp_path, command):
         assert names <= {"out.json"} | {n for n in names if n.startswith(".out.json.")}, names
         if out.exists():
             got = json.loads(out.read_text())  # complete
+            # complete and the same result (the solver may land 1e-4 apart in another process:
+            # its compiled program and warm start differ)
+            assert got.keys() == want.keys()
             for k in ("contract", "profit") if command == "solve" else ("contract", "n_es"):
-                assert got[k] == want[k], k
+                assert _close(got[k], want[k]), k

@@ -93,10 +93,18 @@ def _section(folder: Path) -> list[str]:
         tt = pd.read_csv(folder / "time_to_threshold.csv")
         if not tt.empty:
             tt["threshold"] = tt["threshold"].map(lambda v: f"{v:g}")
+            for c in ("seeds", "seeds_reached", "samples_median"):
+                tt[c] = tt[c].map(lambda v: "n/a" if pd.isna(v) else f"{int(v):,}")
+            tt["wall_s_median"] = tt["wall_s_median"].map(
+                lambda v: "n/a" if pd.isna(v) else f"{v:.1f}"
+            )
             lines += [
                 "",
-                "Wall-clock time (2 CPU cores shared by 2 workers) until the single-action ratio "
-                "first reached the threshold at an evaluation (median over the seeds that did):",
+                "Time to a threshold: the first evaluation of a run whose single-action ratio on "
+                "the **validation** states (per_state: the test states it optimises) reached it "
+                "(wall clock including evaluations, 2 CPU "
+                "cores shared by 2 workers; median over the seeds that reached it within the "
+                "run's budget):",
                 "",
                 *_table(
                     tt,
@@ -105,8 +113,29 @@ def _section(folder: Path) -> list[str]:
                      "samples_median": "samples (median)"},
                 ),
             ]  # fmt: skip
+    for path in sorted(folder.glob("*.json")):
+        if path.name != PROVENANCE:
+            lines += ["", f"`{path.name}`:", "", *_json_table(json.loads(path.read_text()))]
     for extra in sorted(folder.glob("*.md")):
         lines += ["", extra.read_text().strip()]
+    return lines
+
+
+def _flatten(obj: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(obj, dict):
+        return [kv for k, v in obj.items() for kv in _flatten(v, f"{prefix}{k}.")]
+    return [(prefix.rstrip("."), obj)]
+
+
+def _json_table(obj: Any) -> list[str]:
+    """A benchmark's JSON as a two-column table (numbers to 4 significant digits)."""
+    lines = ["| key | value |", "|---|---|"]
+    for k, v in _flatten(obj):
+        if isinstance(v, float):
+            v = f"{v:.4g}"
+        elif isinstance(v, list):
+            v = ", ".join(f"{x:.4g}" if isinstance(x, float) else str(x) for x in v)
+        lines.append(f"| {k} | {v} |")
     return lines
 
 

@@ -260,7 +260,65 @@ class ActorOutput:
     raw_mean: torch.Tensor
 
 
-class DiffusionActor(nn.Module):
+class GaussianLastStep(nn.Module):
+    """What every actor of this library shares: a state encoder ``state_enc``, a
+    state-dependent log-std head bounded in [log_std_min, log_std_max], and the last step
+    a = squash(m + sigma z) with its exact Gaussian log-density (the entropy estimator of the
+    module docstring). Subclasses compute the raw mean ``m`` (a denoising chain, or an MLP)."""
+
+    act_dim: int
+    log_std_min: float
+    log_std_max: float
+    state_enc: nn.Module
+    log_std_head: nn.Linear
+
+    def _log_std(self, s_emb: torch.Tensor) -> torch.Tensor:
+        h = torch.tanh(self.log_std_head(s_emb))
+        return self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (h + 1.0)
+
+    def _last_step(
+        self,
+        raw: torch.Tensor,
+        s_emb: torch.Tensor,
+        generator: torch.Generator | None,
+        noise: bool,
+        tanh: bool = False,
+    ) -> ActorOutput:
+        """raw mean (B, A) -> :class:`ActorOutput` (noise-free: the squashed mean)."""
+        mean = torch.tanh(raw) if tanh else st_clamp(raw)
+        log_std = self._log_std(s_emb)
+        if not noise:
+            return ActorOutput(mean, None, mean, log_std, raw)
+        z = torch.randn(raw.shape[0], self.act_dim, generator=generator, device=raw.device)
+        log_prob = -(log_std + 0.5 * z**2).sum(-1) - 0.5 * self.act_dim * math.log(2 * math.pi)
+        if tanh:
+            # SAC's squashing: u ~ N(raw, sigma^2), a = tanh(u), log-det of the Jacobian
+            u = raw + log_std.exp() * z
+            action = torch.tanh(u)
+            log_prob = log_prob - (2.0 * (math.log(2.0) - u - F.softplus(-2.0 * u))).sum(-1)
+        else:
+            action = (mean + log_std.exp() * z).clamp(-1.0, 1.0)
+        return ActorOutput(action, log_prob, mean, log_std, raw)
+
+    @torch.no_grad()
+    def act(
+        self,
+        obs: torch.Tensor,
+        generator: torch.Generator | None = None,
+        mode: str = "deterministic",
+        n: int = 8,
+    ) -> torch.Tensor:
+        """Actions (B, A) without gradients."""
+        return self(obs, generator, mode=mode, n=n).action
+
+    def entropy_estimate(self, obs: torch.Tensor) -> torch.Tensor:
+        """H(a | x_1, s) = sum log sigma + d/2 log(2 pi e) per state, shape (B,) (the
+        unsquashed Gaussian's entropy)."""
+        log_std = self._log_std(self.state_enc(obs))
+        return log_std.sum(-1) + 0.5 * self.act_dim * (1.0 + math.log(2 * math.pi))
+
+
+class DiffusionActor(GaussianLastStep):
     """Conditional DDPM policy (see the module docstring)."""
 
     def __init__(
@@ -331,10 +389,6 @@ class DiffusionActor(nn.Module):
             self.register_buffer(name, torch.as_tensor(v, dtype=torch.float32), persistent=False)
 
     # ------------------------------------------------------------------------------------------
-    def _log_std(self, s_emb: torch.Tensor) -> torch.Tensor:
-        h = torch.tanh(self.log_std_head(s_emb))
-        return self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (h + 1.0)
-
     def _chain(
         self, obs: torch.Tensor, generator: torch.Generator | None, noise: bool
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -381,33 +435,4 @@ class DiffusionActor(nn.Module):
             raise ValueError(f"mode: must be sample, deterministic or mean, got {mode!r}")
         noise = mode == "sample"
         raw, s_emb = self._chain(obs, generator, noise=noise)
-        mean = torch.tanh(raw) if tanh else st_clamp(raw)
-        log_std = self._log_std(s_emb)
-        if not noise:
-            return ActorOutput(mean, None, mean, log_std, raw)
-        z = torch.randn(obs.shape[0], self.act_dim, generator=generator, device=obs.device)
-        log_prob = -(log_std + 0.5 * z**2).sum(-1) - 0.5 * self.act_dim * math.log(2 * math.pi)
-        if tanh:
-            # SAC's squashing: u ~ N(raw, sigma^2), a = tanh(u), log-det of the Jacobian
-            u = raw + log_std.exp() * z
-            action = torch.tanh(u)
-            log_prob = log_prob - (2.0 * (math.log(2.0) - u - F.softplus(-2.0 * u))).sum(-1)
-        else:
-            action = (mean + log_std.exp() * z).clamp(-1.0, 1.0)
-        return ActorOutput(action, log_prob, mean, log_std, raw)
-
-    @torch.no_grad()
-    def act(
-        self,
-        obs: torch.Tensor,
-        generator: torch.Generator | None = None,
-        mode: str = "deterministic",
-        n: int = 8,
-    ) -> torch.Tensor:
-        """Actions (B, A) without gradients."""
-        return self(obs, generator, mode=mode, n=n).action
-
-    def entropy_estimate(self, obs: torch.Tensor) -> torch.Tensor:
-        """H(a | x_1, s) = sum log sigma + d/2 log(2 pi e) per state, shape (B,)."""
-        log_std = self._log_std(self.state_enc(obs))
-        return log_std.sum(-1) + 0.5 * self.act_dim * (1.0 + math.log(2 * math.pi))
+        return self._last_step(raw, s_emb, generator, noise, tanh)

@@ -18,13 +18,12 @@ entropy of that Gaussian. Modes: ``sample`` draws from the policy; ``determinist
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 import torch
 from torch import nn
 
-from dyncontract.rl.diffusion import ActorOutput, st_clamp
+from dyncontract.rl.diffusion import ActorOutput, GaussianLastStep
 
 
 class MeanNet(nn.Module):
@@ -45,7 +44,7 @@ class MeanNet(nn.Module):
         return self.out(h)
 
 
-class GaussianActor(nn.Module):
+class GaussianActor(GaussianLastStep):
     """Squashed-by-clipping Gaussian policy with a state-dependent standard deviation.
 
     ``arch`` holds exactly the constructor arguments (with ``kind="gaussian"``), so
@@ -92,10 +91,6 @@ class GaussianActor(nn.Module):
         """Hidden widths of the mean network."""
         return list(self.mean_net.widths)
 
-    def _log_std(self, s_emb: torch.Tensor) -> torch.Tensor:
-        h = torch.tanh(self.log_std_head(s_emb))
-        return self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (h + 1.0)
-
     def forward(
         self,
         obs: torch.Tensor,
@@ -108,28 +103,4 @@ class GaussianActor(nn.Module):
         if mode not in ("sample", "deterministic", "mean"):
             raise ValueError(f"mode: must be sample, deterministic or mean, got {mode!r}")
         s_emb = self.state_enc(obs)
-        raw = self.mean_net(s_emb)
-        mean = st_clamp(raw)
-        log_std = self._log_std(s_emb)
-        if mode != "sample":
-            return ActorOutput(mean, None, mean, log_std, raw)
-        z = torch.randn(obs.shape[0], self.act_dim, generator=generator, device=obs.device)
-        action = (mean + log_std.exp() * z).clamp(-1.0, 1.0)
-        log_prob = -(log_std + 0.5 * z**2).sum(-1) - 0.5 * self.act_dim * math.log(2 * math.pi)
-        return ActorOutput(action, log_prob, mean, log_std, raw)
-
-    @torch.no_grad()
-    def act(
-        self,
-        obs: torch.Tensor,
-        generator: torch.Generator | None = None,
-        mode: str = "deterministic",
-        n: int = 8,
-    ) -> torch.Tensor:
-        """Actions (B, A) without gradients."""
-        return self(obs, generator, mode=mode, n=n).action
-
-    def entropy_estimate(self, obs: torch.Tensor) -> torch.Tensor:
-        """Entropy of the (unclipped) Gaussian per state, shape (B,)."""
-        log_std = self._log_std(self.state_enc(obs))
-        return log_std.sum(-1) + 0.5 * self.act_dim * (1.0 + math.log(2 * math.pi))
+        return self._last_step(self.mean_net(s_emb), s_emb, generator, noise=mode == "sample")

@@ -35,7 +35,9 @@ def main() -> None:
     ap.add_argument("--K", type=int, nargs="+", default=[5, 10, 20, 50])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--full-up-to", type=int, default=20)
+    ap.add_argument("--csv", default=None, help="also write the rows here (CSV)")
     args = ap.parse_args()
+    rows: list[dict] = []
     print(f"{'K':>3} {'program':<28} {'status':<10} {'first s':>8} {'warm s':>8} {'profit':>12}")
     for K in args.K:
         sc = Scenario.default(theta=np.linspace(1.0, 3.0, K).tolist())
@@ -49,11 +51,23 @@ def main() -> None:
                 f"{K:>3} {first.program:<28} {first.status:<10} {t_first:>8.3f} "
                 f"{min(warm):>8.3f} {first.profit:>12.6f}"
             )
+            rows.append(
+                dict(K=K, program=first.program, status=first.status, first_s=t_first,
+                     warm_s=min(warm), profit=first.profit)
+            )  # fmt: skip
         c = first.contract
         lp, t_lp = timed(partial(least_payment_lp, c.T1, c.T2, sc))
         fast, t_fast = timed(partial(least_payment_contract, c.T1, c.T2, sc))
         print(f"{K:>3} {'least-payment LP (HiGHS)':<28} {lp.status:<10} {t_lp:>8.3f}")
         print(f"{K:>3} {'least-payment fast':<28} {fast.status[:10]:<10} {t_fast:>8.4f}")
+        rows.append(dict(K=K, program="least-payment LP (HiGHS)", status=lp.status, first_s=t_lp))
+        rows.append(dict(K=K, program="least-payment fast", status=fast.status, first_s=t_fast))
+    if args.csv:
+        import pandas as pd
+
+        from dyncontract._io import write_text_atomic
+
+        write_text_atomic(args.csv, pd.DataFrame(rows).to_csv(index=False))
 
 
 if __name__ == "__main__":

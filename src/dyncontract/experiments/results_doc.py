@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from dyncontract._io import write_json_atomic, write_text_atomic
@@ -69,10 +70,17 @@ def export(
 
 
 def _table(df: pd.DataFrame, columns: list[str], headings: dict[str, str]) -> list[str]:
+    def cell(v: Any, c: str) -> str:
+        return (
+            str(v)
+            if isinstance(v, int | np.integer) and c not in ("samples", "updates")
+            else _fmt(v, c)
+        )
+
     lines = ["| " + " | ".join(headings.get(c, c) for c in columns) + " |"]
     lines.append("|" + "---|" * len(columns))
-    for _, r in df.iterrows():
-        lines.append("| " + " | ".join(_fmt(r[c], c) for c in columns) + " |")
+    for r in df.to_dict("records"):
+        lines.append("| " + " | ".join(cell(r[c], c) for c in columns) + " |")
     return lines
 
 
@@ -113,6 +121,10 @@ def _section(folder: Path) -> list[str]:
                      "samples_median": "samples (median)"},
                 ),
             ]  # fmt: skip
+    known = {"summary.csv", "time_to_threshold.csv", "f3.csv", "cost.csv"}
+    for path in sorted(p for p in folder.glob("*.csv") if p.name not in known):
+        df = pd.read_csv(path)
+        lines += ["", f"`{path.name}`:", "", *_table(df, list(df.columns), {})]
     for path in sorted(folder.glob("*.json")):
         if path.name != PROVENANCE:
             lines += ["", f"`{path.name}`:", "", *_json_table(json.loads(path.read_text()))]

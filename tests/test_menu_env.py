@@ -226,7 +226,6 @@ def test_soft_choice_tends_to_the_hard_choice() -> None:
 
 
 def test_direct_smooth_and_cma_improve_and_stay_below_the_optimum() -> None:
-    pytest.importorskip("cma")
     from dyncontract.env.menu_smooth import cma_search, direct_smooth, hard_profit
 
     _, benv = _env()

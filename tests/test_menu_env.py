@@ -258,3 +258,22 @@ def test_ex_ante_menu_env_reaches_its_optimum() -> None:
     assert (c.R1 - cj * sc.kappa * c.T1**3 / sc.tau**2).min() < -0.1  # negative U1 needed
     _, _, _, _, info = env.step(menu_action(c, sc, env).astype(np.float32))
     assert info["optimality_ratio"] == pytest.approx(1.0, abs=1e-5) and info["truthful"]
+
+
+def test_scoring_counts_every_menu_and_reports_truthfulness_apart() -> None:
+    """Menu mode: a non-truthful menu still earns what the choices bring (its ratio is not
+    zeroed), and ``feasible`` is the share of fully truthful menus."""
+    from dyncontract.env import ContractEvaluator, HeldOutSet
+
+    base = Scenario.default()
+    cfg = EnvConfig(action_mode="menu", held_out_states=8)
+    benv = BatchedContractEnv(base, cfg)
+    held = HeldOutSet.build(base, cfg, cache_dir="")
+    ev = ContractEvaluator(benv, held)
+    act = torch.rand(8, benv.act_dim, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    out = benv.step(ev.obs, act)
+    res = ev.score_actions(act)
+    ratio = out["profit"].numpy() / held.optimal_profit
+    assert res["ratio_single"] == pytest.approx(float(ratio.mean()), rel=1e-9)
+    assert res["feasible_single"] == pytest.approx(float(out["feasible"].float().mean()))
+    assert res["feasible_single"] < 1.0  # random menus are rarely truthful

@@ -170,4 +170,6 @@ class ContractEvaluator:
         res = score_profits(profit, _counts(self.env, out).cpu().numpy(), self.held, suffix)
         if "truthful_rate" in out:  # menu mode: who picks their own item, reported apart
             res[f"truthful_{suffix}"] = float(out["truthful_rate"].float().mean().item())
+            # "feasible" in menu mode: every type picks its own item and nobody declines
+            res[f"feasible_{suffix}"] = float(out["feasible"].float().mean().item())
         return res

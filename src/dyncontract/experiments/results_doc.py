@@ -122,7 +122,9 @@ def _section(folder: Path) -> list[str]:
                 ),
             ]  # fmt: skip
     known = {"summary.csv", "time_to_threshold.csv", "f3.csv", "cost.csv"}
-    for path in sorted(p for p in folder.glob("*.csv") if p.name not in known):
+    for path in sorted(
+        p for p in folder.glob("*.csv") if p.name not in known and not p.name.startswith("metrics")
+    ):
         df = pd.read_csv(path)
         lines += ["", f"`{path.name}`:", "", *_table(df, list(df.columns), {})]
     for path in sorted(folder.glob("*.json")):

@@ -34,6 +34,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Literal
 
 import numpy as np
@@ -42,6 +43,7 @@ from torch import nn
 
 from dyncontract.env.batched import BatchedContractEnv
 from dyncontract.env.gradient import surrogate_objective
+from dyncontract.env.scoring import score_profits
 from dyncontract.solvers.exact import OPTIMAL, solve_dynamic
 
 OnEval = Callable[[int, int, float, Callable[[torch.Tensor], torch.Tensor]], None]
@@ -409,13 +411,19 @@ def per_state(
 def score(
     env: BatchedContractEnv, obs: torch.Tensor, actions: torch.Tensor, optimal: np.ndarray
 ) -> dict[str, float]:
-    """Ratio to the exact optimum per state (an infeasible contract counts 0), summarised."""
+    """The scoring protocol's single-action metrics (:func:`~dyncontract.env.scoring.
+    score_profits`: an infeasible contract counts 0) under this module's short names, plus
+    the mean ratio over the feasible states."""
     out = env.step(obs, actions)
     feas = out["feasible"].cpu().numpy()
-    ratio = np.where(feas, out["profit"].cpu().numpy() / np.asarray(optimal, float), 0.0)
+    profit = out["profit"].cpu().numpy()
+    held = SimpleNamespace(optimal_profit=np.asarray(optimal, float), static_best_profit=None)
+    m = score_profits(profit, feas, held, "single")  # type: ignore[arg-type]
     return {
-        "ratio": float(ratio.mean()),
-        "ratio_feasible": float(ratio[feas].mean()) if feas.any() else float("nan"),
-        "feasible": float(feas.mean()),
-        "ratio_p05": float(np.quantile(ratio, 0.05)),
+        "ratio": m["ratio_single"],
+        "ratio_feasible": float((profit / held.optimal_profit)[feas].mean())
+        if feas.any()
+        else float("nan"),
+        "feasible": m["feasible_single"],
+        "ratio_p05": m["ratio_single_p05"],
     }

@@ -8,7 +8,9 @@ Usage::
         [--note "idle machine"] [--skip-train] [--skip-deploy] [--json OUT]
 
 * **Training speed** (``train_updates_per_s``, ``train_updates_per_s_wide``): updates/s of
-  ``EDMSAC.update`` for DMSAC and EDMSAC with the default ``rl`` settings (or the run's) at
+  ``EDMSAC.update`` for DMSAC, EDMSAC and ``dense_compact_width`` (DMSAC with an actor born
+  at the width pruning keeps: the ceiling of what pruning can save, since the critics and
+  the rest of the update cost the same) with the default ``rl`` settings (or the run's) at
   the default actor width and at ``--wide`` (512). Batches look like the trainer's on the
   contract env (``batch_size`` rows, ``actions_per_state`` adjacent rows per state, every
   transition terminal). EDMSAC runs at progress 0.6, i.e. at its target ratio with the
@@ -92,15 +94,24 @@ def train_speed(
     updates: int = 8,
     warmup: int = 3,
 ) -> dict:
-    """Median updates/s of DMSAC and EDMSAC at ``actor_hidden``, interleaved (see module)."""
+    """Median updates/s of DMSAC, EDMSAC and a dense actor of the compacted width, interleaved
+    (see the module docstring)."""
+    ratio = rl.prune_target
+    compact = max(1, actor_hidden - int(round(ratio * actor_hidden)))
+    setups = {
+        "dmsac": {"algo": "dmsac", "actor_hidden": actor_hidden},
+        "edmsac": {"algo": "edmsac", "actor_hidden": actor_hidden},
+        # the ceiling of any pruning speed-up: DMSAC whose actor is born at the kept width
+        "dense_compact_width": {"algo": "dmsac", "actor_hidden": compact},
+    }
     agents = {}
-    for algo in ("dmsac", "edmsac"):
-        cfg = rl.model_copy(update={"algo": algo, "actor_hidden": actor_hidden})
+    for name, upd in setups.items():
+        cfg = rl.model_copy(update=upd)
         torch.manual_seed(0)
         ag = EDMSAC(cfg, obs_dim, act_dim)
         if ag.pruner is not None:  # at the target ratio, as after prune_end_frac
             ag.pruner.apply_ratio(ag.pruner.target_ratio)
-        agents[algo] = ag
+        agents[name] = ag
     batches = _batches(rl, obs_dim, act_dim)
     gen = torch.Generator().manual_seed(1)
     progress = 0.6  # past prune_end_frac (0.5): EDMSAC holds its target ratio
@@ -108,28 +119,32 @@ def train_speed(
     cpu: dict[str, list[float]] = {a: [] for a in agents}
     order = list(agents)
     for r in range(warmup + reps):
-        for algo in order if r % 2 == 0 else order[::-1]:
-            ag = agents[algo]
+        for name in order if r % 2 == 0 else order[::-1]:
+            ag = agents[name]
             t, c = time.perf_counter(), time.process_time()
             for i in range(updates):
                 ag.update(batches[i % len(batches)], gen, progress)
             if r >= warmup:
-                times[algo].append((time.perf_counter() - t) / updates)
-                cpu[algo].append((time.process_time() - c) / updates)
+                times[name].append((time.perf_counter() - t) / updates)
+                cpu[name].append((time.process_time() - c) / updates)
     med = {a: statistics.median(v) for a, v in times.items()}
     med_cpu = {a: statistics.median(v) for a, v in cpu.items()}
     return {
         "dmsac": 1.0 / med["dmsac"],
         "edmsac": 1.0 / med["edmsac"],
         "edmsac_over_dmsac": med["dmsac"] / med["edmsac"],
+        "dense_compact_width": 1.0 / med["dense_compact_width"],
+        "dense_compact_width_over_dmsac": med["dmsac"] / med["dense_compact_width"],
         # process CPU seconds instead of wall (all threads summed): with --threads 1 it is
         # far less sensitive to other load on the machine than the wall-clock figures
         "cpu_time": {
             "dmsac": 1.0 / med_cpu["dmsac"],
             "edmsac": 1.0 / med_cpu["edmsac"],
             "edmsac_over_dmsac": med_cpu["dmsac"] / med_cpu["edmsac"],
+            "dense_compact_width_over_dmsac": med_cpu["dmsac"] / med_cpu["dense_compact_width"],
         },
         "actor_hidden": actor_hidden,
+        "compact_width": compact,
         "edmsac_pruning_ratio": agents["edmsac"].prune_ratio(),
         "rounds": reps,
         "updates_per_round": updates,

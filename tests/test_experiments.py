@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from dyncontract.cli.main import app
@@ -155,3 +156,34 @@ def test_smoke_on_ray(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     _check_outputs(tmp_path / "smoke")
     assert "| edmsac |" in r.stdout
+
+
+def test_menu_methods_keep_the_sample_budget_and_stay_below_the_optimum(tmp_path: Path) -> None:
+    """direct_smooth and cma (menu mode, whatever the experiment's mode) run through the
+    registry: their samples stay within the budget, no menu beats the exact optimum, and the
+    searches beat a uniformly random menu on the same test states."""
+    spec = {
+        "name": "menu",
+        "methods": ["direct_smooth", "cma", "random", "exact_dynamic"],
+        "seeds": [0],
+        "budget": {"steps": 3000, "max_minutes": 1.0, "eval_every_steps": 1000},
+        "held_out_states": 8,
+        "config": {"env.action_mode": "menu"},  # random: uniformly random menus
+        "sb3": {"direct_smooth": {"hidden": 32}, "cma": {"evals_per_state": 1000}},
+        "ablations": {"prune_target": [], "diffusion_steps": [], "seeds": [0]},
+        "f3": {"K": [2], "persistence": [0.5], "energy_price": [0.05], "discount": [0.9]},
+        "latency_states": 16,
+    }
+    path = tmp_path / "menu.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    r = CliRunner().invoke(
+        app, ["reproduce", "--spec", str(path), "--out", str(tmp_path), "--workers", "1", "--quiet"]
+    )
+    assert r.exit_code == 0, r.output
+    by = pd.read_csv(tmp_path / "menu" / "summary.csv").set_index("method")
+    assert by.loc["cma", "samples"] == 3000 // 8 * 8  # evals per state capped by the budget
+    assert 0 < by.loc["direct_smooth", "samples"] <= 3000
+    for m in ("direct_smooth", "cma", "random"):
+        assert by.loc[m, "ratio_best_of_n"] <= 1.0 + 1e-5
+    assert by.loc["cma", "ratio_single"] > by.loc["random", "ratio_best_of_n"]
+    assert by.loc["direct_smooth", "ratio_single"] > by.loc["random", "ratio_single"]

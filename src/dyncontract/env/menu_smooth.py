@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,6 +124,16 @@ class SmoothResult:
         return self.policy(obs.double())
 
 
+def _frozen(policy: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+    """obs -> actions of the policy as it is now (float64 in, float64 out, no gradients)."""
+
+    @torch.no_grad()
+    def act(obs: torch.Tensor) -> torch.Tensor:
+        return policy(obs.double())
+
+    return act
+
+
 def direct_smooth(
     benv: BatchedContractEnv,
     *,
@@ -140,14 +151,19 @@ def direct_smooth(
     payment_bias: float = -0.8,
     seed: int = 0,
     max_updates: int | None = None,
+    on_eval: Callable[[int, int, float, Callable[[torch.Tensor], torch.Tensor]], None]
+    | None = None,
 ) -> SmoothResult:
     """``direct_smooth``: maximise the soft profit by gradient ascent; keep the best iterate
-    by the *hard* profit on ``val_obs`` (default: 256 fresh states).
+    by the *hard* profit on ``val_obs`` (default: 256 fresh states of its own).
 
     ``amortised=True``: an MLP policy trained on fresh states each step. ``False``: one action
     per row of ``states`` (restarts are rows too), optimised directly. The temperature goes
     from ``tau0`` to ``tau1`` geometrically over the budget: ``max_updates`` gradient steps
-    when given (reproducible), else ``seconds`` of wall time.
+    and/or ``seconds`` of wall time, whichever runs out first (``max_updates`` alone is
+    reproducible; ``seconds=math.inf`` disables the clock). ``on_eval(samples, updates,
+    wall_s, act)`` is called at every evaluation with the current policy ``act``: obs ->
+    actions (amortised mode only; e.g. to score learning curves elsewhere).
     """
     if benv.mode != "menu":
         raise ValueError("direct_smooth: needs env.action_mode=menu")
@@ -182,15 +198,17 @@ def direct_smooth(
     history: list[dict[str, float]] = []
     step = samples = 0
     while True:
+        frac = min(1.0, (time.perf_counter() - t0) / seconds) if math.isfinite(seconds) else 0.0
         if max_updates is not None:
-            frac = min(1.0, step / max(1, max_updates))
-        else:
-            frac = min(1.0, (time.perf_counter() - t0) / seconds)
+            frac = max(frac, min(1.0, step / max(1, max_updates)))
+        elif not math.isfinite(seconds):
+            raise ValueError("direct_smooth: give max_updates or a finite seconds budget")
         tau = tau0 * (tau1 / tau0) ** frac
         if step % eval_every == 0 or frac >= 1.0:
             with torch.no_grad():
                 a = actions(v_obs)
                 hard = hard_profit(benv, v_obs, a)
+            samples += v_obs.shape[0]  # the selection's env evaluations count as samples
             if policy is not None:  # amortised: the iterate with the best mean hard profit
                 val = float(hard.mean())
                 if val > best_val:
@@ -204,6 +222,9 @@ def direct_smooth(
                 val = float(best_prof.mean())
             elapsed = time.perf_counter() - t0
             history.append({"step": step, "tau": tau, "hard_profit": val, "seconds": elapsed})
+            if on_eval is not None and policy is not None:
+                with torch.no_grad():
+                    on_eval(samples, step, elapsed, _frozen(policy))
         if frac >= 1.0:
             break
         obs = v_obs if policy is None else benv.sample_states(batch, rng).double()

@@ -124,7 +124,9 @@ SUMMARY_NOTE = (
     "and 15 of the method's own samples, the most profitable feasible one deployed. 95 % CI "
     "over seeds (t). beats static_best: share of states where the contract is feasible and "
     "earns more than the best static contract. complete_info is an upper bound (not incentive "
-    "compatible), so its feasibility is n/a."
+    "compatible), so its feasibility is n/a. Menu-mode rows (*_menu, direct_smooth, cma): "
+    "the ESs choose from the proposed menu, every menu's profit counts, and feasible is the "
+    "share of states where every type takes its own item and nobody declines (truthful)."
 )
 
 

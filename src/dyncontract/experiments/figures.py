@@ -30,9 +30,17 @@ COLORS = {
     "supervised": "tab:cyan",
     "random": "tab:gray",
     "greedy": "tab:brown",
+    # menu mode (dashed curves)
+    "edmsac_menu": "tab:red",
+    "dmsac_menu": "tab:orange",
+    "gsac_menu": "tab:pink",
+    "sac_menu": "tab:blue",
+    "direct_smooth": "tab:olive",
 }
+#: menu-mode methods: dashed learning curves
+MENU = ("edmsac_menu", "dmsac_menu", "gsac_menu", "sac_menu", "direct_smooth")
 #: methods with learning curves (per_state's curve is on test states: not plotted with them)
-LEARNING = ("edmsac", "dmsac", "gsac", "sac", "td3", "ppo", "direct", "supervised")
+LEARNING = ("edmsac", "dmsac", "gsac", "sac", "td3", "ppo", "direct", "supervised", *MENU)
 
 
 def save(fig: plt.Figure, path_stem: Path) -> list[Path]:
@@ -75,7 +83,8 @@ def f1_learning_curves(runs: pd.DataFrame, reference: dict[str, float], stem: Pa
         for ax, (x, y, xl, yl) in zip(axes.ravel(), panels, strict=True):
             cs = curves(runs[runs["method"].isin(LEARNING)] if not runs.empty else runs, x, y)
             for m, c in cs.items():
-                ax.plot(c[x], c["mean"], color=COLORS.get(m, "gray"), label=m)
+                ls = "--" if m in MENU else "-"
+                ax.plot(c[x], c["mean"], color=COLORS.get(m, "gray"), ls=ls, label=m)
                 ax.fill_between(c[x], c["lo"], c["hi"], color=COLORS.get(m, "gray"), alpha=0.2)
             refs = (
                 [("exact dynamic optimum", 1.0, "-"), *_ref(reference, "static_ratio")]

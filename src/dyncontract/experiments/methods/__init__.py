@@ -7,9 +7,18 @@ function plus one line here. Order = the order of tables (learners first).
 
 from __future__ import annotations
 
-from dyncontract.experiments.methods import amortised, exact, heuristics, sb3
+from dyncontract.experiments.methods import amortised, exact, heuristics, menu, sb3
 from dyncontract.experiments.methods.base import Method, MethodContext
 from dyncontract.experiments.methods.diffusion import run_diffusion
+
+
+def _menu(algo: str | None = None) -> dict:
+    """Config overrides of a menu-mode method (``env.action_mode: menu``)."""
+    cfg: dict = {"env": {"action_mode": "menu"}}
+    if algo is not None:
+        cfg["rl"] = {"algo": algo}
+    return cfg
+
 
 METHODS: dict[str, Method] = {
     m.name: m
@@ -23,6 +32,13 @@ METHODS: dict[str, Method] = {
         Method("direct", amortised.run_direct),
         Method("supervised", amortised.run_supervised),
         Method("per_state", amortised.run_per_state),
+        # menu mode (issue 10): the policy proposes the whole menu, ESs self-select
+        Method("edmsac_menu", run_diffusion, resumable=True, config=_menu("edmsac")),
+        Method("dmsac_menu", run_diffusion, resumable=True, config=_menu("dmsac")),
+        Method("gsac_menu", run_diffusion, resumable=True, config=_menu("gsac")),
+        Method("sac_menu", sb3.run_sac, config=_menu()),
+        Method("direct_smooth", menu.run_direct_smooth, config=_menu()),
+        Method("cma", menu.run_cma, config=_menu()),
         Method("random", heuristics.run_random),
         Method("greedy", heuristics.run_greedy, seedless=True),
         Method("static_myopic", exact.run_static_myopic, seedless=True),

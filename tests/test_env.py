@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 from gymnasium.utils.env_checker import check_env as gym_check_env
+from pydantic import ValidationError
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import dyncontract  # noqa: F401  (registers the env)
@@ -16,7 +17,7 @@ from dyncontract.model.contract import Contract, expected_profit
 from dyncontract.solvers import solve_dynamic, static_contract
 
 
-@pytest.mark.parametrize("mode", ["structured", "raw", "menu"])
+@pytest.mark.parametrize("mode", ["structured", "menu"])
 def test_env_checkers(mode: str) -> None:
     env = gym.make("dyncontract/ContractDesign-v0", action_mode=mode)
     gym_check_env(env.unwrapped, skip_render_check=True)
@@ -27,7 +28,7 @@ def test_registered_on_import() -> None:
     assert "dyncontract/ContractDesign-v0" in gym.registry
 
 
-@pytest.mark.parametrize("mode", ["structured", "raw", "menu"])
+@pytest.mark.parametrize("mode", ["structured", "menu"])
 def test_batched_equals_gymnasium(mode: str) -> None:
     env = ContractDesignEnv(action_mode=mode)
     benv = BatchedContractEnv(Scenario.default(), EnvConfig(), action_mode=mode)
@@ -95,15 +96,11 @@ def test_oracle_info_and_optimal_action_scores_near_one() -> None:
     assert st.profit <= info["optimal_profit"] + 1e-6
 
 
-def test_raw_mode_penalises_violations() -> None:
-    env = ContractDesignEnv(action_mode="raw")
-    obs, _ = env.reset(seed=0)
-    a = np.full(env.action_space.shape, 1.0, dtype=np.float32)
-    K = env.base.K
-    a[K + K * K :] = -1.0  # every reward 0 with maximal workloads: IR violated
-    _, r, _, _, info = env.step(a)
-    assert not info["feasible"] and info["max_violation"] > 1
-    assert r < info["profit"] / env.cfg.reward_scale
+def test_raw_mode_was_removed_with_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="action_mode"):
+        ContractDesignEnv(action_mode="raw")
+    with pytest.raises(ValidationError, match="action_mode"):
+        EnvConfig(action_mode="raw")
 
 
 def test_heldout_cache_roundtrip(tmp_path) -> None:

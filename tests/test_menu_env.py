@@ -237,7 +237,9 @@ def test_direct_smooth_and_cma_improve_and_stay_below_the_optimum() -> None:
     assert (got / opt > 0.95).all() and (got <= opt * (1 + 1e-5)).all()
     amo = direct_smooth(benv, max_updates=20, batch=32, hidden=32, eval_every=5, val_obs=obs)
     got_a = hard_profit(benv, obs, amo.act(obs)).numpy()
-    assert (got_a <= opt * (1 + 1e-5)).all() and amo.samples == 32 * amo.updates
+    assert (got_a <= opt * (1 + 1e-5)).all() and amo.samples == 32 * amo.updates + len(
+        amo.history
+    ) * len(obs)
     c = cma_search(benv, obs[:1], evals=400, seed=1)
     start = np.zeros(benv.act_dim)
     start[benv.K + benv.K**2 :] = -0.8

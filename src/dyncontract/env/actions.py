@@ -3,11 +3,11 @@
 * structured: d = K + K^2. ``a[:K]`` are the period-1 workloads, ``a[K:]`` the period-2
   workloads row by row (history k, report i); T = T_max (a + 1) / 2. Rewards come from the
   least-payment map.
-* raw: d = 2K + 2K^2: the structured part, then R1 (K) and R2 (K^2), R = R_max (a + 1) / 2.
-* menu: d = 2K + 2K^2, the layout of raw; the workloads are not sorted and the payments come
-  from :func:`menu_payments`: ``free`` (R = R_max (a + 1) / 2) or ``rent`` (R = the cost of
-  the item's intended type + a rent: cumulative non-negative steps in period 2, one rent per
-  item in period 1). The ESs then choose from the menu (:mod:`dyncontract.model.choice`).
+* menu: d = 2K + 2K^2: T1 (K), T2 (K^2, row by row), then the payment part. The workloads
+  are not sorted; the payments come from :func:`menu_payments`: ``free``
+  (R = R_max (a + 1) / 2) or ``rent`` (R = the cost of the item's intended type + a rent:
+  cumulative non-negative steps in period 2, one rent per item in period 1). The ESs then
+  choose from the menu (:mod:`dyncontract.model.choice`).
 
 Works on numpy arrays and torch tensors with a leading batch dimension.
 """
@@ -76,7 +76,8 @@ def _sort(x: Any) -> Any:
 
 def split_action(a: Any, K: int, t_max: float, mode: str, monotone: str, r_max: float) -> tuple:
     """``a`` (n, d) -> (T1 (n, K), T2 (n, K, K), R1, R2) with R1/R2 None in structured mode
-    and, in menu mode, the clipped payment actions (n, K), (n, K, K) in place of R1/R2."""
+    and, in menu mode, the clipped payment actions (n, K), (n, K, K) in place of R1/R2
+    (``r_max`` is unused here; menu_payments prices them)."""
     n = a.shape[0]
     a = a.clip(-1.0, 1.0) if hasattr(a, "clip") else a
     T = t_max * (a[:, : K + K * K] + 1.0) / 2.0
@@ -89,30 +90,18 @@ def split_action(a: Any, K: int, t_max: float, mode: str, monotone: str, r_max: 
         T2 = _sort(T2)  # Lemma 1: implementable period-2 menus are monotone
     if mode == "structured" and monotone == "both":
         T1 = _sort(T1)  # a restriction: optimal T1 need not be monotone (docs/env.md)
-    if mode == "structured":
-        return T1, T2, None, None
-    R = r_max * (a[:, K + K * K :] + 1.0) / 2.0
-    return T1, T2, R[:, :K], R[:, K:].reshape(n, K, K)
+    return T1, T2, None, None
 
 
 def shaped_reward(
     profit: Any,
     ok: Any,
     max_violation: Any,
-    total_violation: Any,
-    mode: str,
     reward_scale: float,
     infeasible_penalty: float,
-    violation_penalty: float,
 ) -> Any:
-    """The env's reward from a contract's profit and feasibility (numpy or torch, batched).
-
-    structured: profit / scale where the least-payment map succeeded, else
-    -(infeasible_penalty + max_violation / scale). raw: (profit - violation_penalty *
-    total_violation) / scale.
-    """
-    if mode == "raw":
-        return (profit - violation_penalty * total_violation) / reward_scale
+    """The structured mode's reward (numpy or torch, batched): profit / scale where the
+    least-payment map succeeded, else -(infeasible_penalty + max_violation / scale)."""
     bad = -(infeasible_penalty + max_violation / reward_scale)
     good = profit / reward_scale
     if is_torch(profit):

@@ -30,7 +30,7 @@ class BatchedContractEnv:
     Args:
         base: the base scenario (what does not vary).
         cfg: the ``env`` config section.
-        action_mode: ``"structured"``, ``"raw"`` or ``"menu"`` (default: ``cfg.action_mode``).
+        action_mode: ``"structured"`` or ``"menu"`` (default: ``cfg.action_mode``).
         device: torch device for all computations.
     """
 
@@ -45,10 +45,8 @@ class BatchedContractEnv:
         self.base = base
         self.dist = ScenarioDistribution(base, self.cfg)
         self.mode = action_mode or self.cfg.action_mode
-        if self.mode not in ("structured", "raw", "menu"):
-            raise ValueError(
-                f"action_mode: must be 'structured', 'raw' or 'menu', got {self.mode!r}"
-            )
+        if self.mode not in ("structured", "menu"):
+            raise ValueError(f"action_mode: must be 'structured' or 'menu', got {self.mode!r}")
         self.device = torch.device(device)
         self.K = base.K
         self.obs_dim = self.dist.obs_dim
@@ -189,20 +187,11 @@ class BatchedContractEnv:
         if self.mode == "menu":
             return self._menu_step(ct, generator)
         profit = self.profit(ct)
-        max_v, total_v = self.violations(ct)
+        max_v, _ = self.violations(ct)
         cfg = self.cfg
         ok = ct["ok"]
         feasible = ok & (max_v <= cfg.feasibility_tol)
-        reward = shaped_reward(
-            profit,
-            ok if self.mode == "structured" else feasible,
-            max_v,
-            total_v,
-            self.mode,
-            cfg.reward_scale,
-            cfg.infeasible_penalty,
-            cfg.violation_penalty,
-        )
+        reward = shaped_reward(profit, ok, max_v, cfg.reward_scale, cfg.infeasible_penalty)
         return {"reward": reward, "profit": profit, "feasible": feasible, "max_violation": max_v}
 
     def _menu_step(

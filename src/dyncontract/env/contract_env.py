@@ -28,7 +28,7 @@ from dyncontract.env.distribution import EnvConfig, ScenarioDistribution
 from dyncontract.model.choice import choose_np, reference_participation
 from dyncontract.model.contract import Contract, expected_profit
 from dyncontract.model.economics import value
-from dyncontract.model.feasibility import check_feasibility, constraint_slacks
+from dyncontract.model.feasibility import check_feasibility
 from dyncontract.model.scenario import Scenario
 from dyncontract.solvers.payments import least_payment_contract
 
@@ -39,7 +39,7 @@ class ContractDesignEnv(gym.Env):
     Args:
         scenario: base scenario (default: model.md §7).
         env_config: the ``env`` config section (default: :class:`EnvConfig`).
-        action_mode: ``"structured"``, ``"raw"`` or ``"menu"``; overrides
+        action_mode: ``"structured"`` or ``"menu"``; overrides
             ``env_config.action_mode``.
         oracle: also solve the exact optimum of each state (slower: one convex program).
     """
@@ -57,10 +57,8 @@ class ContractDesignEnv(gym.Env):
         self.base = scenario or Scenario.default()
         self.cfg = env_config or EnvConfig()
         self.mode = action_mode or self.cfg.action_mode
-        if self.mode not in ("structured", "raw", "menu"):
-            raise ValueError(
-                f"action_mode: must be 'structured', 'raw' or 'menu', got {self.mode!r}"
-            )
+        if self.mode not in ("structured", "menu"):
+            raise ValueError(f"action_mode: must be 'structured' or 'menu', got {self.mode!r}")
         self.oracle = oracle
         self.dist = ScenarioDistribution(self.base, self.cfg)
         K = self.base.K
@@ -140,8 +138,6 @@ class ContractDesignEnv(gym.Env):
         contract, ok, sc = self.contract_for(obs, action)
         profit = expected_profit(contract, sc)
         report = check_feasibility(contract, sc, tol=self.cfg.feasibility_tol)
-        slacks = constraint_slacks(contract, sc)
-        total = float(sum(np.clip(-slacks[k], 0, None).sum() for k in ("IR1", "IR2", "IC1", "IC2")))
         feasible = bool(ok and report.feasible)
         menu: dict[str, Any] = {}
         if self.mode == "menu":
@@ -149,7 +145,15 @@ class ContractDesignEnv(gym.Env):
             feasible = menu["truthful"]
             reward = float(menu.pop("reward"))
         else:
-            reward = self._shaped(profit, ok, feasible, report.max_violation, total)
+            reward = float(
+                shaped_reward(
+                    profit,
+                    ok,
+                    report.max_violation,
+                    self.cfg.reward_scale,
+                    self.cfg.infeasible_penalty,
+                )
+            )
         info: dict[str, Any] = {
             "profit": profit,
             "feasible": feasible,
@@ -170,17 +174,3 @@ class ContractDesignEnv(gym.Env):
             info["optimality_ratio"] = profit / opt.profit if opt.profit else float("nan")
         self._obs = None
         return obs.copy(), reward, True, False, info
-
-    def _shaped(self, profit: float, ok: bool, feasible: bool, max_v: float, total: float) -> float:
-        return float(
-            shaped_reward(
-                profit,
-                ok if self.mode == "structured" else feasible,
-                max_v,
-                total,
-                self.mode,
-                self.cfg.reward_scale,
-                self.cfg.infeasible_penalty,
-                self.cfg.violation_penalty,
-            )
-        )

@@ -21,7 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from dyncontract.model.scenario import Scenario, persistence_matrix, persistence_of
 
-ActionMode = Literal["structured", "raw", "menu"]
+#: "raw" (the policy also sets payments, violations penalised) was removed: it scored ratio 0
+#: (no feasible contract in 10 minutes); menu mode supersedes it (docs/env.md)
+ActionMode = Literal["structured", "menu"]
 
 #: Smallest prior probability after decoding (a float32 observation can round p to 0).
 PRIOR_FLOOR = 1e-7
@@ -51,9 +53,8 @@ class EnvConfig(BaseModel):
     monotone: Literal["both", "period2", "none"] = "both"
     #: structured mode: reward of non-implementable workloads is -(penalty + gap / scale).
     infeasible_penalty: Annotated[float, Field(ge=0)] = 1.0
-    #: raw mode: reward = (profit - violation_penalty * total violation) / reward_scale.
-    violation_penalty: Annotated[float, Field(ge=0)] = 10.0
-    #: raw mode: rewards are R = reward_max (a + 1) / 2 (null: alpha ln(1 + beta T_max)).
+    #: largest payment R_max of menu mode's "free" payments (null: alpha ln(1 + beta T_max),
+    #: the CS's largest valuation of one module) and the default scale of its rents.
     reward_max: Annotated[float, Field(gt=0)] | None = None
     #: menu mode: payments "rent" = the intended type's cost + a rent (period 2: cumulative
     #: non-negative steps of at most menu_rent_max; period 1: one rent per item in

@@ -279,3 +279,32 @@ def test_scoring_counts_every_menu_and_reports_truthfulness_apart() -> None:
     assert res["ratio_single"] == pytest.approx(float(ratio.mean()), rel=1e-9)
     assert res["feasible_single"] == pytest.approx(float(out["feasible"].float().mean()))
     assert res["feasible_single"] < 1.0  # random menus are rarely truthful
+
+
+def test_forward_looking_held_out_optima_are_the_ex_ante_bound(tmp_path) -> None:
+    """With forward-looking acceptance the held-out optimum is the ex_ante program's (the
+    bound every menu respects), cached apart from the per_period optima; the ex_ante optimum
+    offered as a menu scores ratio 1 against it, and no searched menu beats it."""
+    from dyncontract.env import ContractEvaluator, HeldOutSet
+    from dyncontract.env.menu_smooth import direct_smooth
+
+    base = Scenario.default()
+    fwd = EnvConfig(action_mode="menu", menu_acceptance="forward_looking", held_out_states=4)
+    own = EnvConfig(action_mode="menu", held_out_states=4)
+    h_fwd = HeldOutSet.build(base, fwd, cache_dir=tmp_path)
+    h_own = HeldOutSet.build(base, own, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("*.npz"))) == 2  # different keys
+    np.testing.assert_array_equal(h_fwd.obs, h_own.obs)
+    benv = BatchedContractEnv(base, fwd)
+    gym_env = ContractDesignEnv(base, fwd)
+    scs = benv.dist.scenarios(h_fwd.obs)
+    ex_ante = [solve_dynamic(sc.replace(participation="ex_ante")) for sc in scs]
+    np.testing.assert_allclose(h_fwd.optimal_profit, [r.profit for r in ex_ante], rtol=1e-9)
+    assert (h_fwd.optimal_profit >= h_own.optimal_profit - 1e-9).all()
+    acts = np.stack([menu_action(r.contract, sc, gym_env) for r, sc in zip(ex_ante, scs)])
+    res = ContractEvaluator(benv, h_fwd).score_actions(torch.as_tensor(acts))
+    assert res["ratio_single"] == pytest.approx(1.0, abs=1e-5)
+    obs = torch.as_tensor(h_fwd.obs)
+    found = direct_smooth(benv, max_updates=60, amortised=False, states=obs, lr=0.02)
+    got = benv.step(obs, found.act(obs))["profit"].numpy()
+    assert (got <= h_fwd.optimal_profit * (1 + 1e-5)).all()

@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from dyncontract._io import atomic_write
 from dyncontract.env.distribution import EnvConfig, ScenarioDistribution
+from dyncontract.model.choice import reference_participation
 from dyncontract.model.scenario import Scenario
 from dyncontract.solvers.exact import OPTIMAL, solve_dynamic
 from dyncontract.solvers.reference import static_best, static_contract
@@ -31,6 +32,18 @@ def default_cache_dir() -> Path:
 
 Split = Literal["validation", "test"]
 SPLITS: tuple[str, ...] = ("validation", "test")
+
+
+def reference_base(base: Scenario, cfg: EnvConfig) -> Scenario:
+    """The scenario whose exact programs bound what the env's contracts can earn: ``base``
+    itself, except in menu mode with ``menu_acceptance: forward_looking``, where ESs accept
+    a period-1 loss their continuation repays and the ``ex_ante`` program is the bound
+    (:func:`~dyncontract.model.choice.reference_participation`). The optimum and the static
+    references of the held-out states are solved for it."""
+    if cfg.action_mode != "menu":
+        return base
+    part = reference_participation(base.participation, cfg.menu_acceptance)
+    return base if part == base.participation else base.replace(participation=part)
 
 
 def split_seed(cfg: EnvConfig, split: str) -> int:
@@ -78,6 +91,9 @@ class HeldOutSet:
         ]
         if split != "validation":
             parts.append(split)
+        ref = reference_base(base, cfg)
+        if ref.participation != base.participation:  # (other keys unchanged)
+            parts.append({"reference_participation": ref.participation})
         blob = json.dumps(parts, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
@@ -101,6 +117,7 @@ class HeldOutSet:
         entry written before ``static_best_profit`` existed is completed and rewritten.
         """
         n = cfg.held_out_states if n is None else n
+        ref = reference_base(base, cfg)
         default_seed = split_seed(cfg, split)  # also checks the split's name
         seed = default_seed if seed is None else seed
         path = None
@@ -121,19 +138,18 @@ class HeldOutSet:
                         )
                     if out.static_best_profit is None:
                         out.static_best_profit, ok = _static_best(
-                            ScenarioDistribution(base, cfg).scenarios(out.obs), progress
+                            _scenarios(base, ref, cfg, out.obs), progress
                         )
                         out.all_optimal &= ok
                         out._save(path)
                     return out
                 except (OSError, KeyError, ValueError):
                     pass  # a damaged cache entry is recomputed
-        dist = ScenarioDistribution(base, cfg)
-        obs = dist.sample(n, np.random.default_rng(seed))
+        obs = ScenarioDistribution(base, cfg).sample(n, np.random.default_rng(seed))
         opt = np.empty(n)
         stat = np.empty(n)
         all_opt = True
-        scenarios = dist.scenarios(obs)
+        scenarios = _scenarios(base, ref, cfg, obs)
         for i, sc in enumerate(tqdm(scenarios, desc="exact optima", disable=not progress)):
             r = solve_dynamic(sc)
             s = static_contract(sc)
@@ -158,6 +174,15 @@ class HeldOutSet:
             seed=-1 if self.seed is None else self.seed,
         )
         atomic_write(path, lambda fh: fh.write(buf.getvalue()), mode="wb")
+
+
+def _scenarios(base: Scenario, ref: Scenario, cfg: EnvConfig, obs: np.ndarray) -> list[Scenario]:
+    """The states ``obs`` as scenarios (sampled around ``base``) under ``ref``'s
+    participation mode."""
+    scs = ScenarioDistribution(base, cfg).scenarios(obs)
+    if ref.participation == base.participation:
+        return scs
+    return [sc.replace(participation=ref.participation) for sc in scs]
 
 
 def _static_best(scenarios: list[Scenario], progress: bool) -> tuple[np.ndarray, bool]:

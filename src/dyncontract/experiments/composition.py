@@ -37,6 +37,7 @@ from dyncontract.rl.collectors import BatchedBanditCollector, GymCollector, gym_
 from dyncontract.rl.diffusion import DiffusionActor
 from dyncontract.rl.evaluation import (
     actor_act_fn,
+    actor_from_checkpoint,
     compact_diff,
     default_eval_policy,
     denoise_ms,
@@ -198,7 +199,8 @@ def evaluate_run(
 ) -> dict[str, Any]:
     """The metrics of ``dyncontract evaluate`` for a run directory, on ``split`` states."""
     cfg, meta = load_run(run_dir)
-    actor = load_actor(run_dir, device)
+    ck = RunDir(run_dir).load_checkpoint(map_location=device)  # read once
+    actor = actor_from_checkpoint(ck, device)
     rl = cfg.rl
     act = actor_act_fn(actor, device)
     out: dict[str, Any] = {
@@ -208,8 +210,7 @@ def evaluate_run(
         "pruning_ratio": pruning_ratio(actor) if isinstance(actor, DiffusionActor) else 0.0,
     }
     if isinstance(actor, DiffusionActor):  # what pruning the deployed actor really got
-        pruner = RunDir(run_dir).load_checkpoint()["agent"].get("pruner")
-        info = deployment_pruning(actor, pruner)
+        info = deployment_pruning(actor, ck["agent"].get("pruner"))
         out["ever_pruned"], out["pruning_note"] = info["ever_pruned"], info["note"]
     if is_contract(cfg):
         setting = contract_setting(cfg, device, cache_dir, n_states=states, split=split)

@@ -86,7 +86,9 @@ class RLConfig(BaseModel):
     actor_batch_size: int | None = None  # actor/temperature batch (a prefix; None: batch_size)
     updates_per_iter: PosInt = 4  # gradient updates per collected batch of num_envs samples
     actor_delay: PosInt = 1  # actor/temperature update every this many critic updates
-    buffer_size: PosInt = 200_000
+    #: replay capacity in transitions, allocated up front (obs_dim 7, act_dim 60: ~0.5 KB
+    #: each); the bound stops a typo from asking for hundreds of GB
+    buffer_size: Annotated[int, Field(ge=1, le=50_000_000)] = 200_000
     learning_starts: NonNegInt = 4096
     tau: UnitFloat = 0.005  # Polyak rate of the target networks
     #: who samples a' ~ pi(.|s') in the soft Bellman target: the current actor (SAC) or the

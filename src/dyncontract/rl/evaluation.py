@@ -70,7 +70,13 @@ def load_actor(
     run_dir: str | Path, device: str | torch.device = "cpu"
 ) -> DiffusionActor | GaussianActor:
     """The (masked) actor of a run's latest checkpoint, in eval mode."""
-    ck = RunDir(run_dir).load_checkpoint(map_location=device)
+    return actor_from_checkpoint(RunDir(run_dir).load_checkpoint(map_location=device), device)
+
+
+def actor_from_checkpoint(
+    ck: dict, device: str | torch.device = "cpu"
+) -> DiffusionActor | GaussianActor:
+    """The (masked) actor of a loaded checkpoint (``RunDir.load_checkpoint``), in eval mode."""
     actor = build_actor(ck["actor_arch"]).to(device)
     state = ck["agent"]["actor"]
     if any(k.endswith("weight_orig") for k in state):

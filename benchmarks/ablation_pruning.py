@@ -38,6 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
+from _provenance import git_revision  # noqa: E402  (benchmarks/ on sys.path)
 
 from dyncontract._io import write_json_atomic, write_text_atomic
 from dyncontract.experiments.aggregate import ci95
@@ -58,18 +59,6 @@ METRICS = [
     "ratio_best_of_n",
     "pruning_ratio",
 ]
-
-
-def _git_rev() -> str:
-    rev = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True
-    )
-    dirty = subprocess.run(
-        ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
-        capture_output=True,
-        text=True,
-    )
-    return rev.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
 def commands(run: Path, mode: str, arm: str, seed: int, minutes: float, menu_cfg: str | None):
@@ -154,7 +143,7 @@ def main() -> None:
     write_text_atomic(csv.with_name(csv.stem + "_summary.csv"), summary.to_csv(index=False))
     prov = {
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "git_revision": _git_rev(),
+        "git_revision": git_revision(),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
         "parallel_runs": args.parallel,

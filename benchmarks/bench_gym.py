@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,24 +31,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _provenance import git_revision  # noqa: E402  (benchmarks/ on sys.path)
 
 BUDGET = {"Pendulum-v1": 20_000, "MountainCarContinuous-v0": 50_000}
-
-
-def git_rev() -> str:
-    try:
-        root = Path(__file__).resolve().parent.parent
-        out = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True
-        )
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-        )
-        return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-    except OSError:
-        return "unknown"
 
 
 def run_dmsac(
@@ -196,7 +180,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     if args.speed_ratio:
         res = speed_ratio(args.config, args.set)
-        res.update(command=" ".join([Path(sys.executable).name, *sys.argv]), git_revision=git_rev())
+        res.update(
+            command=" ".join([Path(sys.executable).name, *sys.argv]), git_revision=git_revision()
+        )
         print(json.dumps(res))
         if args.json:
             Path(args.json).write_text(json.dumps(res, indent=2) + "\n")
@@ -240,7 +226,7 @@ def main() -> None:
             print(json.dumps(summary[-1]), flush=True)
     out = {
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "git_revision": git_rev(),
+        "git_revision": git_revision(),
         "torch_threads": torch.get_num_threads(),
         "config": args.config,
         "runs": runs,

@@ -40,12 +40,12 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import torch
+from _provenance import git_revision  # noqa: E402  (benchmarks/ on sys.path)
 
 from dyncontract.config import load_config
 from dyncontract.experiments.composition import amortisation
@@ -56,21 +56,6 @@ from dyncontract.rl.evaluation import compact_diff, denoise_ms, load_actor
 from dyncontract.rl.pruning import DynamicPruner, compact_actor, pruning_ratio, strip_masks
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def git_revision() -> str | None:
-    try:
-        rev = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-    except OSError:
-        return None
-    return (rev + ("+dirty" if dirty else "")) or None
 
 
 def _batches(rl: RLConfig, obs_dim: int, act_dim: int, n: int = 4) -> list[Batch]:

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -38,12 +37,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
-from _provenance import git_revision  # noqa: E402  (benchmarks/ on sys.path)
 
 from dyncontract._io import write_json_atomic, write_text_atomic
 from dyncontract.experiments.aggregate import ci95
+from dyncontract.experiments.results_doc import provenance
 
-ROOT = Path(__file__).resolve().parents[1]
 EXE = Path(sys.executable).parent / "dyncontract"
 ARMS = {
     "edmsac": ["--algo", "edmsac"],
@@ -141,16 +139,9 @@ def main() -> None:
     csv.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(csv, runs.to_csv(index=False))
     write_text_atomic(csv.with_name(csv.stem + "_summary.csv"), summary.to_csv(index=False))
-    prov = {
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "git_revision": git_revision(),
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-        "parallel_runs": args.parallel,
-        "threads_per_run": 1,
-        "note": args.note,
-        "wall_s": time.time() - t0,
-    }
+    wall = time.time() - t0
+    note = f"{args.note}; {args.parallel} runs at a time, one thread each; wall {wall:.0f} s"
+    prov = provenance(" ".join([Path(sys.executable).name, *sys.argv]), note)
     write_json_atomic(csv.with_name("provenance.json"), prov)
     print(summary.to_string(index=False))
 

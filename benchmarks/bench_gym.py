@@ -31,7 +31,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _provenance import git_revision  # noqa: E402  (benchmarks/ on sys.path)
+
+from dyncontract.experiments.results_doc import git_revision
 
 BUDGET = {"Pendulum-v1": 20_000, "MountainCarContinuous-v0": 50_000}
 
@@ -181,7 +182,8 @@ def main() -> None:
     if args.speed_ratio:
         res = speed_ratio(args.config, args.set)
         res.update(
-            command=" ".join([Path(sys.executable).name, *sys.argv]), git_revision=git_revision()
+            command=" ".join([Path(sys.executable).name, *sys.argv]),
+            git_revision=git_revision(Path(__file__).parent),
         )
         print(json.dumps(res))
         if args.json:
@@ -226,7 +228,7 @@ def main() -> None:
             print(json.dumps(summary[-1]), flush=True)
     out = {
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "git_revision": git_revision(),
+        "git_revision": git_revision(Path(__file__).parent),
         "torch_threads": torch.get_num_threads(),
         "config": args.config,
         "runs": runs,

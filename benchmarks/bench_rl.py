@@ -45,10 +45,10 @@ import time
 from pathlib import Path
 
 import torch
-from _provenance import git_revision  # noqa: E402  (benchmarks/ on sys.path)
 
 from dyncontract.config import load_config
 from dyncontract.experiments.composition import amortisation
+from dyncontract.experiments.results_doc import git_revision
 from dyncontract.rl.buffer import Batch
 from dyncontract.rl.config import RLConfig
 from dyncontract.rl.edmsac import EDMSAC, make_actor
@@ -162,7 +162,7 @@ def main() -> None:
 
     env = BatchedContractEnv(cfg.scenario_obj(), cfg.env)
     res: dict = {
-        "git_revision": git_revision(),
+        "git_revision": git_revision(Path(__file__).parent),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,

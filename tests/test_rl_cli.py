@@ -114,4 +114,6 @@ def test_train_and_evaluate_contract_env(tmp_path):
     ):
         assert k in data, k
     assert set(data["denoise_ms_per_1k_states"]) == {"dense", "compact"}
+    deploy = data["deploy_ms_per_1k_states"]  # actor + payment map, what a CS deploys
+    assert deploy["device"] == "cpu" and deploy["dense"] > 0 and deploy["compact"] > 0
     assert data["compact_max_abs_diff"] <= 1e-5

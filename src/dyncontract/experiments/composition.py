@@ -187,6 +187,22 @@ def final_metrics(row: dict[str, Any]) -> dict[str, Any]:
     return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
 
 
+def _deploy_ms(env: BatchedContractEnv, dense, compact, device: str) -> dict[str, Any]:
+    """Milliseconds per 1 000 market states of the deployed policy: the actor (full-width
+    dense vs compacted) *and* the env's action -> contract map (the least-payment map in the
+    structured mode), on ``device`` (CUDA when asked for and present)."""
+    obs = env.sample_states(1000, np.random.default_rng(0))
+
+    def to_contract(o: torch.Tensor, a: torch.Tensor) -> None:
+        env.contracts(o, a)
+
+    return {
+        "dense": denoise_ms(dense, obs=obs, then=to_contract),
+        "compact": denoise_ms(compact, obs=obs, then=to_contract),
+        "device": str(next(compact.parameters()).device),
+    }
+
+
 def evaluate_run(
     run_dir: str | os.PathLike,
     states: int = 256,
@@ -232,16 +248,19 @@ def evaluate_run(
                 "compact": small.denoiser.widths,
             }
             if timing:
-                out["denoise_ms_per_1k_states"] = {  # full-width dense network vs compacted
-                    "dense": denoise_ms(strip_masks(actor)),
+                dense = strip_masks(actor)  # the full-width network, every neuron computed
+                out["denoise_ms_per_1k_states"] = {
+                    "dense": denoise_ms(dense),
                     "compact": denoise_ms(small),
                 }
+                out["deploy_ms_per_1k_states"] = _deploy_ms(setting.env, dense, small, device)
         else:  # nothing to compact (gsac): the actor as is, in both columns
             out["compact_max_abs_diff"] = 0.0
             out["hidden_widths"] = {"dense": actor.widths, "compact": actor.widths}
             if timing:
                 ms = denoise_ms(actor)
                 out["denoise_ms_per_1k_states"] = {"dense": ms, "compact": ms}
+                out["deploy_ms_per_1k_states"] = _deploy_ms(setting.env, actor, actor, device)
     else:
         n = episodes or rl.eval_episodes
         ev = GymEvaluator(gym_maker(env_id(cfg)), n, 10_000 + int(meta.get("seed", 0)))

@@ -91,18 +91,26 @@ def denoise_ms(
     n_states: int = 1000,
     reps: int = 7,
     mode: str = "deterministic",
+    obs: torch.Tensor | None = None,
+    then: Callable[[torch.Tensor, torch.Tensor], Any] | None = None,
 ) -> float:
-    """Median wall milliseconds to produce actions for ``n_states`` random states."""
+    """Median wall milliseconds to produce actions for ``n_states`` random states in
+    [-1, 1] (or for ``obs``); with ``then(obs, actions)``, the time includes that step too
+    (e.g. an application turning actions into what it deploys)."""
     dev = next(actor.parameters()).device
-    obs = torch.rand(n_states, actor.obs_dim, generator=torch.Generator().manual_seed(0))
-    obs = (2 * obs - 1).to(dev)
+    if obs is None:
+        obs = torch.rand(n_states, actor.obs_dim, generator=torch.Generator().manual_seed(0))
+        obs = 2 * obs - 1
+    obs = obs.to(dev)
     gen = torch.Generator(device=dev).manual_seed(0)
     times = []
     for i in range(reps + 2):
         if dev.type == "cuda":
             torch.cuda.synchronize()
         t = time.perf_counter()
-        actor.act(obs, gen, mode=mode)
+        a = actor.act(obs, gen, mode=mode)
+        if then is not None:
+            then(obs, a)
         if dev.type == "cuda":
             torch.cuda.synchronize()
         if i >= 2:  # warm-up

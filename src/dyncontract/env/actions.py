@@ -25,6 +25,14 @@ def _cumsum(x: Any) -> Any:
     return x.cumsum(dim=-1) if is_torch(x) else np.cumsum(x, axis=-1)
 
 
+def _cat_last(a: Any, b: Any) -> Any:
+    if is_torch(a):
+        import torch
+
+        return torch.cat([a, b], dim=-1)
+    return np.concatenate([a, b], axis=-1)
+
+
 def menu_payments(
     a_r1: Any,
     a_r2: Any,
@@ -37,6 +45,7 @@ def menu_payments(
     r_max: float,
     rent_max: float,
     rent1_min: float = 0.0,
+    ic_scale_max: float = 2.0,
 ) -> tuple[Any, Any]:
     """Menu-mode payments from the payment part of the action (numpy or torch, batched).
 
@@ -52,15 +61,25 @@ def menu_payments(
       be paid in period 2 instead; cumulative period-1 rents cost up to 0.4 % of the optimum
       on default states). ``rent1_min`` is 0 where IR1 is U1 >= 0 and may be negative where
       it is V >= 0 (ex_ante).
+    * ``ic_rent``: as ``rent``, but each period-2 step above the lowest type is measured in
+      units of the local downward IC rent: s[l, i] = u (c_{i-1} - c_i) E(T2[l, i-1]) with
+      u = ic_scale_max (a + 1) / 2 >= 0 (u = 1: type i is just indifferent to type i-1's
+      item). The policy still sets every rent (any u >= 0, rents never negative); only the
+      unit changes, from a fixed amount to the state's and menu's own rent scale. The first
+      step s[l, 0] and period 1 are as in ``rent``.
     """
     if payments == "free":
         return r_max * (a_r1 + 1.0) / 2.0, r_max * (a_r2 + 1.0) / 2.0
-    if payments != "rent":
-        raise ValueError(f"menu_payments: must be 'free' or 'rent', got {payments!r}")
+    if payments not in ("rent", "ic_rent"):
+        raise ValueError(f"menu_payments: must be 'free', 'rent' or 'ic_rent', got {payments!r}")
     E1 = kappa * T1**3 / tau**2
     E2 = kappa * T2**3 / tau**2
     R1 = c * E1 + rent1_min + (rent_max - rent1_min) * (a_r1 + 1.0) / 2.0
-    R2 = c[:, None, :] * E2 + _cumsum(rent_max * (a_r2 + 1.0) / 2.0)
+    steps = rent_max * (a_r2 + 1.0) / 2.0
+    if payments == "ic_rent":
+        unit = (c[:, None, :-1] - c[:, None, 1:]) * E2[..., :-1]  # (n, K, K - 1), >= 0
+        steps = _cat_last(steps[..., :1], ic_scale_max * (a_r2[..., 1:] + 1.0) / 2.0 * unit)
+    R2 = c[:, None, :] * E2 + _cumsum(steps)
     return R1, R2
 
 

@@ -37,7 +37,7 @@ def menu_action(c: Contract, sc: Scenario, env: ContractDesignEnv) -> np.ndarray
     return np.clip(np.concatenate([a_T, a_R]), -1, 1)
 
 
-@pytest.mark.parametrize("payments", ["rent", "free", "ic_rent"])
+@pytest.mark.parametrize("payments", ["rent", "free", "ic_rent", "ic_rent_both"])
 @pytest.mark.parametrize("reward", ["expected", "sampled"])
 def test_menu_env_checkers(payments: str, reward: str) -> None:
     env, _ = _env(menu_payments=payments, menu_reward=reward)
@@ -46,7 +46,7 @@ def test_menu_env_checkers(payments: str, reward: str) -> None:
     assert env.action_space.shape == (2 * 5 + 2 * 25,)
 
 
-@pytest.mark.parametrize("payments", ["rent", "free", "ic_rent"])
+@pytest.mark.parametrize("payments", ["rent", "free", "ic_rent", "ic_rent_both"])
 def test_batched_menu_equals_gymnasium(payments: str) -> None:
     """Random actions, actions near the optimum and the optimum: the torch env and the numpy
     env agree on reward, profit, truthful_rate, truthful/feasible and max violation."""
@@ -222,6 +222,28 @@ def test_ic_rent_steps_are_multiples_of_the_local_ic_rent() -> None:
     env.reset(seed=3)
     _, _, _, _, info = env.step(np.concatenate([a_T, a_R]).astype(np.float32))
     assert 0.97 * opt_profit <= info["profit"] <= opt_profit * (1 + 1e-5)
+
+
+def test_ic_rent_both_period1_steps_and_truthful_start() -> None:
+    """ic_rent_both: period-1 rents are r_0 + cumulative u (c_{k-1} - c_k) E(T1_{k-1}); the
+    zero action (equal workloads everywhere) is a truthful menu."""
+    env, benv = _env(menu_payments="ic_rent_both")
+    K = env.base.K
+    obs, _ = env.reset(seed=4)
+    sc = env.dist.scenarios(obs[None])[0]
+    cj = sc.energy_price / sc.theta
+    a = np.random.default_rng(8).uniform(-1, 1, env.action_space.shape)
+    c, _, _ = env.contract_for(obs, a)
+    E1 = sc.kappa * c.T1**3 / sc.tau**2
+    U1 = c.R1 - cj * E1
+    a1 = a[K + K * K : 2 * K + K * K]
+    np.testing.assert_allclose(U1[0], env.rent_max * (a1[0] + 1) / 2)
+    np.testing.assert_allclose(np.diff(U1), (a1[1:] + 1) * (cj[:-1] - cj[1:]) * E1[:-1])
+    # period 2 as in ic_rent
+    c2, _, _ = _env(menu_payments="ic_rent")[0].contract_for(obs, a)
+    np.testing.assert_allclose(c.R2, c2.R2)
+    out = benv.step(torch.as_tensor(obs[None]), torch.zeros(1, env.action_space.shape[0]))
+    assert float(out["truthful_rate"][0]) == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize(

@@ -67,18 +67,30 @@ def menu_payments(
       item). The policy still sets every rent (any u >= 0, rents never negative); only the
       unit changes, from a fixed amount to the state's and menu's own rent scale. The first
       step s[l, 0] and period 1 are as in ``rent``.
+    * ``ic_rent_both``: as ``ic_rent``, and period 1 likewise cumulative: R1_k = c_k E(T1_k)
+      + r_0 + sum_{j=1..k} u_j (c_{j-1} - c_j) E(T1_{j-1}), r_0 in [rent1_min, rent_max]
+      (u = 0 everywhere: no period-1 rent above r_0; u = 1: the static contract's period-1
+      rents for these workloads).
     """
     if payments == "free":
         return r_max * (a_r1 + 1.0) / 2.0, r_max * (a_r2 + 1.0) / 2.0
-    if payments not in ("rent", "ic_rent"):
-        raise ValueError(f"menu_payments: must be 'free', 'rent' or 'ic_rent', got {payments!r}")
+    if payments not in ("rent", "ic_rent", "ic_rent_both"):
+        raise ValueError(
+            f"menu_payments: must be 'free', 'rent', 'ic_rent' or 'ic_rent_both', got {payments!r}"
+        )
     E1 = kappa * T1**3 / tau**2
     E2 = kappa * T2**3 / tau**2
     R1 = c * E1 + rent1_min + (rent_max - rent1_min) * (a_r1 + 1.0) / 2.0
     steps = rent_max * (a_r2 + 1.0) / 2.0
-    if payments == "ic_rent":
+    if payments in ("ic_rent", "ic_rent_both"):
         unit = (c[:, None, :-1] - c[:, None, 1:]) * E2[..., :-1]  # (n, K, K - 1), >= 0
         steps = _cat_last(steps[..., :1], ic_scale_max * (a_r2[..., 1:] + 1.0) / 2.0 * unit)
+    if payments == "ic_rent_both":
+        unit1 = (c[:, :-1] - c[:, 1:]) * E1[:, :-1]  # (n, K - 1)
+        steps1 = _cat_last(
+            R1[:, :1] - c[:, :1] * E1[:, :1], ic_scale_max * (a_r1[:, 1:] + 1.0) / 2.0 * unit1
+        )
+        R1 = c * E1 + _cumsum(steps1)
     R2 = c[:, None, :] * E2 + _cumsum(steps)
     return R1, R2
 

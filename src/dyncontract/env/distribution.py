@@ -61,7 +61,8 @@ class EnvConfig(BaseModel):
     #: R_max (a + 1) / 2 (R_max = reward_max, default alpha ln(1 + beta T_max)), or
     #: "ic_rent" = "rent" with each period-2 step above the lowest type in units of the local
     #: downward IC rent, (c_{i-1} - c_i) E(T2[l, i-1]) times u in [0, menu_ic_scale_max].
-    menu_payments: Literal["rent", "free", "ic_rent"] = "rent"
+    #: "ic_rent_both": the same in period 1 too (cumulative period-1 rents, see env/actions.py).
+    menu_payments: Literal["rent", "free", "ic_rent", "ic_rent_both"] = "rent"
     #: menu mode, ic_rent payments: largest multiple of the local IC rent per step.
     menu_ic_scale_max: Annotated[float, Field(gt=0)] = 2.0
     #: menu mode, rent payments: largest rent step (null: R_max / K).

@@ -244,6 +244,13 @@ def test_ic_rent_both_period1_steps_and_truthful_start() -> None:
     np.testing.assert_allclose(c.R2, c2.R2)
     out = benv.step(torch.as_tensor(obs[None]), torch.zeros(1, env.action_space.shape[0]))
     assert float(out["truthful_rate"][0]) == pytest.approx(1.0)
+    # menu_ic_scale_min: u in [0.5, 2], so every step is at least half its local IC rent
+    lo, _ = _env(menu_payments="ic_rent_both", menu_ic_scale_min=0.5)
+    cl, _, _ = lo.contract_for(obs, a)
+    E1 = sc.kappa * cl.T1**3 / sc.tau**2
+    np.testing.assert_allclose(
+        np.diff(cl.R1 - cj * E1), (0.5 + 1.5 * (a1[1:] + 1) / 2) * (cj[:-1] - cj[1:]) * E1[:-1]
+    )
 
 
 @pytest.mark.parametrize(
@@ -251,6 +258,7 @@ def test_ic_rent_both_period1_steps_and_truthful_start() -> None:
     [
         {"menu_population": 0},
         {"menu_ic_scale_max": 0.0},
+        {"menu_ic_scale_min": 2.0},
         {"tie_tolerance": 0.01},
         {"tie_tolerance": -1.0},
         {"menu_rent_max": 0.0},

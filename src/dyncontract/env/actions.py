@@ -25,6 +25,10 @@ def _cumsum(x: Any) -> Any:
     return x.cumsum(dim=-1) if is_torch(x) else np.cumsum(x, axis=-1)
 
 
+def _scale(a: Any, lo: float, hi: float) -> Any:
+    return lo + (hi - lo) * (a + 1.0) / 2.0
+
+
 def _cat_last(a: Any, b: Any) -> Any:
     if is_torch(a):
         import torch
@@ -46,6 +50,7 @@ def menu_payments(
     rent_max: float,
     rent1_min: float = 0.0,
     ic_scale_max: float = 2.0,
+    ic_scale_min: float = 0.0,
 ) -> tuple[Any, Any]:
     """Menu-mode payments from the payment part of the action (numpy or torch, batched).
 
@@ -71,6 +76,9 @@ def menu_payments(
       + r_0 + sum_{j=1..k} u_j (c_{j-1} - c_j) E(T1_{j-1}), r_0 in [rent1_min, rent_max]
       (u = 0 everywhere: no period-1 rent above r_0; u = 1: the static contract's period-1
       rents for these workloads).
+
+    In both ic modes u = ic_scale_min + (ic_scale_max - ic_scale_min) (a + 1) / 2 (default
+    ic_scale_min 0; a positive one keeps every local downward IC rent at least that share).
     """
     if payments == "free":
         return r_max * (a_r1 + 1.0) / 2.0, r_max * (a_r2 + 1.0) / 2.0
@@ -84,11 +92,12 @@ def menu_payments(
     steps = rent_max * (a_r2 + 1.0) / 2.0
     if payments in ("ic_rent", "ic_rent_both"):
         unit = (c[:, None, :-1] - c[:, None, 1:]) * E2[..., :-1]  # (n, K, K - 1), >= 0
-        steps = _cat_last(steps[..., :1], ic_scale_max * (a_r2[..., 1:] + 1.0) / 2.0 * unit)
+        steps = _cat_last(steps[..., :1], _scale(a_r2[..., 1:], ic_scale_min, ic_scale_max) * unit)
     if payments == "ic_rent_both":
         unit1 = (c[:, :-1] - c[:, 1:]) * E1[:, :-1]  # (n, K - 1)
         steps1 = _cat_last(
-            R1[:, :1] - c[:, :1] * E1[:, :1], ic_scale_max * (a_r1[:, 1:] + 1.0) / 2.0 * unit1
+            R1[:, :1] - c[:, :1] * E1[:, :1],
+            _scale(a_r1[:, 1:], ic_scale_min, ic_scale_max) * unit1,
         )
         R1 = c * E1 + _cumsum(steps1)
     R2 = c[:, None, :] * E2 + _cumsum(steps)

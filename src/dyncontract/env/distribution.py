@@ -65,6 +65,8 @@ class EnvConfig(BaseModel):
     menu_payments: Literal["rent", "free", "ic_rent", "ic_rent_both"] = "rent"
     #: menu mode, ic_rent payments: largest multiple of the local IC rent per step.
     menu_ic_scale_max: Annotated[float, Field(gt=0)] = 2.0
+    #: menu mode, ic_rent payments: smallest multiple (0: rents down to nothing).
+    menu_ic_scale_min: Annotated[float, Field(ge=0)] = 0.0
     #: menu mode, rent payments: largest rent step (null: R_max / K).
     menu_rent_max: Annotated[float | None, Field(gt=0)] = None
     #: menu mode: reward from the exact expected profit, or from the realised average profit
@@ -92,6 +94,15 @@ class EnvConfig(BaseModel):
             raise ValueError(
                 f"test_seed: must differ from held_out_seed (the validation seed), "
                 f"both are {self.test_seed}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _ic_scale(self) -> EnvConfig:
+        if self.menu_ic_scale_min >= self.menu_ic_scale_max:
+            raise ValueError(
+                f"menu_ic_scale_min: must be < menu_ic_scale_max ({self.menu_ic_scale_max}), "
+                f"got {self.menu_ic_scale_min}"
             )
         return self
 

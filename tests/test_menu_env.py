@@ -37,7 +37,7 @@ def menu_action(c: Contract, sc: Scenario, env: ContractDesignEnv) -> np.ndarray
     return np.clip(np.concatenate([a_T, a_R]), -1, 1)
 
 
-@pytest.mark.parametrize("payments", ["rent", "free", "ic_rent", "ic_rent_both"])
+@pytest.mark.parametrize("payments", ["rent", "free", "ic_rent", "ic_rent_both", "ic_rent_fwd"])
 @pytest.mark.parametrize("reward", ["expected", "sampled"])
 def test_menu_env_checkers(payments: str, reward: str) -> None:
     env, _ = _env(menu_payments=payments, menu_reward=reward)
@@ -46,7 +46,7 @@ def test_menu_env_checkers(payments: str, reward: str) -> None:
     assert env.action_space.shape == (2 * 5 + 2 * 25,)
 
 
-@pytest.mark.parametrize("payments", ["rent", "free", "ic_rent", "ic_rent_both"])
+@pytest.mark.parametrize("payments", ["rent", "free", "ic_rent", "ic_rent_both", "ic_rent_fwd"])
 def test_batched_menu_equals_gymnasium(payments: str) -> None:
     """Random actions, actions near the optimum and the optimum: the torch env and the numpy
     env agree on reward, profit, truthful_rate, truthful/feasible and max violation."""
@@ -251,6 +251,35 @@ def test_ic_rent_both_period1_steps_and_truthful_start() -> None:
     np.testing.assert_allclose(
         np.diff(cl.R1 - cj * E1), (0.5 + 1.5 * (a1[1:] + 1) / 2) * (cj[:-1] - cj[1:]) * E1[:-1]
     )
+
+
+def test_ic_rent_fwd_unit_counts_the_period2_rents_and_centre_is_near_optimal() -> None:
+    """ic_rent_fwd: the period-1 step of type k is u max(0, (c_{k-1} - c_k) E(T1_{k-1}) +
+    delta sum_i Q[k, i] (U2[k-1, i] - U2[k, i])); with the optimum's workloads and u = 1
+    (no other rent) the menu is truthful and earns >= 0.99 of the optimum."""
+    env, benv = _env(menu_payments="ic_rent_fwd")
+    K = env.base.K
+    obs, _ = env.reset(seed=5)
+    sc = env.dist.scenarios(obs[None])[0]
+    cj = sc.energy_price / sc.theta
+    a = np.random.default_rng(9).uniform(-1, 1, env.action_space.shape)
+    c, _, _ = env.contract_for(obs, a)
+    E1 = sc.kappa * c.T1**3 / sc.tau**2
+    U2 = c.R2 - cj[None] * sc.kappa * c.T2**3 / sc.tau**2
+    unit = (cj[:-1] - cj[1:]) * E1[:-1]
+    unit = np.maximum(unit + sc.discount * (sc.transition[1:] * (U2[:-1] - U2[1:])).sum(-1), 0)
+    a1 = a[K + K * K : 2 * K + K * K]
+    np.testing.assert_allclose(np.diff(c.R1 - cj * E1), (a1[1:] + 1) * unit, atol=1e-12)
+    np.testing.assert_allclose(c.R2, _env(menu_payments="ic_rent")[0].contract_for(obs, a)[0].R2)
+    res = solve_dynamic(sc)
+    a_T = np.concatenate([res.contract.T1, res.contract.T2.ravel()]) / sc.t_max * 2 - 1
+    a_R = np.zeros(K + K * K)
+    a_R[0] = -1.0
+    a_R[K::K] = -1.0
+    act = np.concatenate([a_T, a_R])
+    out = benv.step(torch.as_tensor(obs[None]), torch.as_tensor(act[None]))
+    assert float(out["truthful_rate"][0]) == pytest.approx(1.0)
+    assert 0.99 * res.profit <= float(out["profit"][0]) <= res.profit * (1 + 1e-5)
 
 
 @pytest.mark.parametrize(

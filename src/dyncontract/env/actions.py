@@ -51,6 +51,8 @@ def menu_payments(
     rent1_min: float = 0.0,
     ic_scale_max: float = 2.0,
     ic_scale_min: float = 0.0,
+    Q: Any = None,
+    discount: float = 0.0,
 ) -> tuple[Any, Any]:
     """Menu-mode payments from the payment part of the action (numpy or torch, batched).
 
@@ -77,30 +79,43 @@ def menu_payments(
       (u = 0 everywhere: no period-1 rent above r_0; u = 1: the static contract's period-1
       rents for these workloads).
 
-    In both ic modes u = ic_scale_min + (ic_scale_max - ic_scale_min) (a + 1) / 2 (default
+    * ``ic_rent_fwd``: as ``ic_rent_both``, but the period-1 unit also counts what type k
+      would gain in period 2 from reporting k - 1 if everyone then chose truthfully:
+      unit_k = max(0, (c_{k-1} - c_k) E(T1_{k-1}) + discount sum_i Q[k, i] (U2[k-1, i] -
+      U2[k, i])), U2 the period-2 rents just built (``Q`` (n, K, K) and ``discount``
+      needed). u = 1 makes the forward-looking local downward IC bind on that path.
+
+    In the ic modes u = ic_scale_min + (ic_scale_max - ic_scale_min) (a + 1) / 2 (default
     ic_scale_min 0; a positive one keeps every local downward IC rent at least that share).
     """
     if payments == "free":
         return r_max * (a_r1 + 1.0) / 2.0, r_max * (a_r2 + 1.0) / 2.0
-    if payments not in ("rent", "ic_rent", "ic_rent_both"):
+    if payments not in ("rent", "ic_rent", "ic_rent_both", "ic_rent_fwd"):
         raise ValueError(
-            f"menu_payments: must be 'free', 'rent', 'ic_rent' or 'ic_rent_both', got {payments!r}"
+            "menu_payments: must be 'free', 'rent', 'ic_rent', 'ic_rent_both' or "
+            f"'ic_rent_fwd', got {payments!r}"
         )
     E1 = kappa * T1**3 / tau**2
     E2 = kappa * T2**3 / tau**2
     R1 = c * E1 + rent1_min + (rent_max - rent1_min) * (a_r1 + 1.0) / 2.0
     steps = rent_max * (a_r2 + 1.0) / 2.0
-    if payments in ("ic_rent", "ic_rent_both"):
+    if payments in ("ic_rent", "ic_rent_both", "ic_rent_fwd"):
         unit = (c[:, None, :-1] - c[:, None, 1:]) * E2[..., :-1]  # (n, K, K - 1), >= 0
         steps = _cat_last(steps[..., :1], _scale(a_r2[..., 1:], ic_scale_min, ic_scale_max) * unit)
-    if payments == "ic_rent_both":
+    U2 = _cumsum(steps)  # (n, K, K): period-2 rent of type i under history l
+    if payments in ("ic_rent_both", "ic_rent_fwd"):
         unit1 = (c[:, :-1] - c[:, 1:]) * E1[:, :-1]  # (n, K - 1)
+        if payments == "ic_rent_fwd":
+            # sum_i Q[k, i] (U2[k-1, i] - U2[k, i]) for k = 1..K-1
+            gain = (Q[:, 1:, :] * (U2[:, :-1, :] - U2[:, 1:, :])).sum(-1)
+            unit1 = unit1 + discount * gain
+            unit1 = unit1.clamp(min=0.0) if is_torch(unit1) else np.maximum(unit1, 0.0)
         steps1 = _cat_last(
             R1[:, :1] - c[:, :1] * E1[:, :1],
             _scale(a_r1[:, 1:], ic_scale_min, ic_scale_max) * unit1,
         )
         R1 = c * E1 + _cumsum(steps1)
-    R2 = c[:, None, :] * E2 + _cumsum(steps)
+    R2 = c[:, None, :] * E2 + U2
     return R1, R2
 
 

@@ -37,7 +37,7 @@ def menu_action(c: Contract, sc: Scenario, env: ContractDesignEnv) -> np.ndarray
     return np.clip(np.concatenate([a_T, a_R]), -1, 1)
 
 
-@pytest.mark.parametrize("payments", ["rent", "free"])
+@pytest.mark.parametrize("payments", ["rent", "free", "ic_rent", "ic_rent_both", "ic_rent_fwd"])
 @pytest.mark.parametrize("reward", ["expected", "sampled"])
 def test_menu_env_checkers(payments: str, reward: str) -> None:
     env, _ = _env(menu_payments=payments, menu_reward=reward)
@@ -46,7 +46,7 @@ def test_menu_env_checkers(payments: str, reward: str) -> None:
     assert env.action_space.shape == (2 * 5 + 2 * 25,)
 
 
-@pytest.mark.parametrize("payments", ["rent", "free"])
+@pytest.mark.parametrize("payments", ["rent", "free", "ic_rent", "ic_rent_both", "ic_rent_fwd"])
 def test_batched_menu_equals_gymnasium(payments: str) -> None:
     """Random actions, actions near the optimum and the optimum: the torch env and the numpy
     env agree on reward, profit, truthful_rate, truthful/feasible and max violation."""
@@ -188,10 +188,106 @@ def test_rent_payments_cover_costs_and_grow_with_type() -> None:
     assert fr.r_max == pytest.approx(sc.alpha * np.log1p(sc.beta * sc.t_max))
 
 
+def test_ic_rent_steps_are_multiples_of_the_local_ic_rent() -> None:
+    """ic_rent: period-2 steps above the lowest type are u (c_{i-1} - c_i) E(T2[l, i-1]),
+    u = ic_scale_max (a + 1) / 2; u = 1 leaves each type indifferent to the next lower item,
+    and the optimal workloads with u = 1 and no other rent earn close to the optimum."""
+    env, benv = _env(menu_payments="ic_rent", menu_ic_scale_max=2.0)
+    K = env.base.K
+    obs, _ = env.reset(seed=3)
+    sc = env.dist.scenarios(obs[None])[0]
+    cj = sc.energy_price / sc.theta
+    rng = np.random.default_rng(7)
+    a = rng.uniform(-1, 1, env.action_space.shape)
+    c, _, _ = env.contract_for(obs, a)
+    E2 = sc.kappa * c.T2**3 / sc.tau**2
+    U2 = c.R2 - cj[None] * E2
+    steps = np.diff(U2, axis=1, prepend=0.0)
+    u = 2.0 * (a[2 * K + K * K :].reshape(K, K) + 1.0) / 2.0
+    unit = (cj[:-1] - cj[1:])[None] * E2[:, :-1]
+    np.testing.assert_allclose(steps[:, 1:], u[:, 1:] * unit, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(steps[:, 0], env.rent_max * (a[2 * K + K * K :: K] + 1) / 2)
+    assert (steps >= 0).all()
+    # the optimum's workloads, u = 1, no rent for the lowest type nor in period 1
+    res = solve_dynamic(sc)
+    opt, opt_profit = res.contract, res.profit
+    a_T = np.concatenate([opt.T1, opt.T2.ravel()]) / sc.t_max * 2 - 1
+    a_R = np.zeros(K + K * K)
+    a_R[:K] = -1.0
+    a_R[K::K] = -1.0
+    c1, _, _ = env.contract_for(obs, np.concatenate([a_T, a_R]))
+    U2 = c1.R2 - cj[None] * sc.kappa * c1.T2**3 / sc.tau**2
+    dev = c1.R2[:, :-1] - cj[1:][None] * sc.kappa * c1.T2[:, :-1] ** 3 / sc.tau**2
+    np.testing.assert_allclose(U2[:, 1:], dev, rtol=1e-9, atol=1e-9)  # local DIC binds
+    env.reset(seed=3)
+    _, _, _, _, info = env.step(np.concatenate([a_T, a_R]).astype(np.float32))
+    assert 0.97 * opt_profit <= info["profit"] <= opt_profit * (1 + 1e-5)
+
+
+def test_ic_rent_both_period1_steps_and_truthful_start() -> None:
+    """ic_rent_both: period-1 rents are r_0 + cumulative u (c_{k-1} - c_k) E(T1_{k-1}); the
+    zero action (equal workloads everywhere) is a truthful menu."""
+    env, benv = _env(menu_payments="ic_rent_both")
+    K = env.base.K
+    obs, _ = env.reset(seed=4)
+    sc = env.dist.scenarios(obs[None])[0]
+    cj = sc.energy_price / sc.theta
+    a = np.random.default_rng(8).uniform(-1, 1, env.action_space.shape)
+    c, _, _ = env.contract_for(obs, a)
+    E1 = sc.kappa * c.T1**3 / sc.tau**2
+    U1 = c.R1 - cj * E1
+    a1 = a[K + K * K : 2 * K + K * K]
+    np.testing.assert_allclose(U1[0], env.rent_max * (a1[0] + 1) / 2)
+    np.testing.assert_allclose(np.diff(U1), (a1[1:] + 1) * (cj[:-1] - cj[1:]) * E1[:-1])
+    # period 2 as in ic_rent
+    c2, _, _ = _env(menu_payments="ic_rent")[0].contract_for(obs, a)
+    np.testing.assert_allclose(c.R2, c2.R2)
+    out = benv.step(torch.as_tensor(obs[None]), torch.zeros(1, env.action_space.shape[0]))
+    assert float(out["truthful_rate"][0]) == pytest.approx(1.0)
+    # menu_ic_scale_min: u in [0.5, 2], so every step is at least half its local IC rent
+    lo, _ = _env(menu_payments="ic_rent_both", menu_ic_scale_min=0.5)
+    cl, _, _ = lo.contract_for(obs, a)
+    E1 = sc.kappa * cl.T1**3 / sc.tau**2
+    np.testing.assert_allclose(
+        np.diff(cl.R1 - cj * E1), (0.5 + 1.5 * (a1[1:] + 1) / 2) * (cj[:-1] - cj[1:]) * E1[:-1]
+    )
+
+
+def test_ic_rent_fwd_unit_counts_the_period2_rents_and_centre_is_near_optimal() -> None:
+    """ic_rent_fwd: the period-1 step of type k is u max(0, (c_{k-1} - c_k) E(T1_{k-1}) +
+    delta sum_i Q[k, i] (U2[k-1, i] - U2[k, i])); with the optimum's workloads and u = 1
+    (no other rent) the menu is truthful and earns >= 0.99 of the optimum."""
+    env, benv = _env(menu_payments="ic_rent_fwd")
+    K = env.base.K
+    obs, _ = env.reset(seed=5)
+    sc = env.dist.scenarios(obs[None])[0]
+    cj = sc.energy_price / sc.theta
+    a = np.random.default_rng(9).uniform(-1, 1, env.action_space.shape)
+    c, _, _ = env.contract_for(obs, a)
+    E1 = sc.kappa * c.T1**3 / sc.tau**2
+    U2 = c.R2 - cj[None] * sc.kappa * c.T2**3 / sc.tau**2
+    unit = (cj[:-1] - cj[1:]) * E1[:-1]
+    unit = np.maximum(unit + sc.discount * (sc.transition[1:] * (U2[:-1] - U2[1:])).sum(-1), 0)
+    a1 = a[K + K * K : 2 * K + K * K]
+    np.testing.assert_allclose(np.diff(c.R1 - cj * E1), (a1[1:] + 1) * unit, atol=1e-12)
+    np.testing.assert_allclose(c.R2, _env(menu_payments="ic_rent")[0].contract_for(obs, a)[0].R2)
+    res = solve_dynamic(sc)
+    a_T = np.concatenate([res.contract.T1, res.contract.T2.ravel()]) / sc.t_max * 2 - 1
+    a_R = np.zeros(K + K * K)
+    a_R[0] = -1.0
+    a_R[K::K] = -1.0
+    act = np.concatenate([a_T, a_R])
+    out = benv.step(torch.as_tensor(obs[None]), torch.as_tensor(act[None]))
+    assert float(out["truthful_rate"][0]) == pytest.approx(1.0)
+    assert 0.99 * res.profit <= float(out["profit"][0]) <= res.profit * (1 + 1e-5)
+
+
 @pytest.mark.parametrize(
     "kw",
     [
         {"menu_population": 0},
+        {"menu_ic_scale_max": 0.0},
+        {"menu_ic_scale_min": 2.0},
         {"tie_tolerance": 0.01},
         {"tie_tolerance": -1.0},
         {"menu_rent_max": 0.0},

@@ -25,6 +25,18 @@ def _cumsum(x: Any) -> Any:
     return x.cumsum(dim=-1) if is_torch(x) else np.cumsum(x, axis=-1)
 
 
+def _scale(a: Any, lo: float, hi: float) -> Any:
+    return lo + (hi - lo) * (a + 1.0) / 2.0
+
+
+def _cat_last(a: Any, b: Any) -> Any:
+    if is_torch(a):
+        import torch
+
+        return torch.cat([a, b], dim=-1)
+    return np.concatenate([a, b], axis=-1)
+
+
 def menu_payments(
     a_r1: Any,
     a_r2: Any,
@@ -37,6 +49,10 @@ def menu_payments(
     r_max: float,
     rent_max: float,
     rent1_min: float = 0.0,
+    ic_scale_max: float = 2.0,
+    ic_scale_min: float = 0.0,
+    Q: Any = None,
+    discount: float = 0.0,
 ) -> tuple[Any, Any]:
     """Menu-mode payments from the payment part of the action (numpy or torch, batched).
 
@@ -52,15 +68,54 @@ def menu_payments(
       be paid in period 2 instead; cumulative period-1 rents cost up to 0.4 % of the optimum
       on default states). ``rent1_min`` is 0 where IR1 is U1 >= 0 and may be negative where
       it is V >= 0 (ex_ante).
+    * ``ic_rent``: as ``rent``, but each period-2 step above the lowest type is measured in
+      units of the local downward IC rent: s[l, i] = u (c_{i-1} - c_i) E(T2[l, i-1]) with
+      u = ic_scale_max (a + 1) / 2 >= 0 (u = 1: type i is just indifferent to type i-1's
+      item). The policy still sets every rent (any u >= 0, rents never negative); only the
+      unit changes, from a fixed amount to the state's and menu's own rent scale. The first
+      step s[l, 0] and period 1 are as in ``rent``.
+    * ``ic_rent_both``: as ``ic_rent``, and period 1 likewise cumulative: R1_k = c_k E(T1_k)
+      + r_0 + sum_{j=1..k} u_j (c_{j-1} - c_j) E(T1_{j-1}), r_0 in [rent1_min, rent_max]
+      (u = 0 everywhere: no period-1 rent above r_0; u = 1: the static contract's period-1
+      rents for these workloads).
+
+    * ``ic_rent_fwd``: as ``ic_rent_both``, but the period-1 unit also counts what type k
+      would gain in period 2 from reporting k - 1 if everyone then chose truthfully:
+      unit_k = max(0, (c_{k-1} - c_k) E(T1_{k-1}) + discount sum_i Q[k, i] (U2[k-1, i] -
+      U2[k, i])), U2 the period-2 rents just built (``Q`` (n, K, K) and ``discount``
+      needed). u = 1 makes the forward-looking local downward IC bind on that path.
+
+    In the ic modes u = ic_scale_min + (ic_scale_max - ic_scale_min) (a + 1) / 2 (default
+    ic_scale_min 0; a positive one keeps every local downward IC rent at least that share).
     """
     if payments == "free":
         return r_max * (a_r1 + 1.0) / 2.0, r_max * (a_r2 + 1.0) / 2.0
-    if payments != "rent":
-        raise ValueError(f"menu_payments: must be 'free' or 'rent', got {payments!r}")
+    if payments not in ("rent", "ic_rent", "ic_rent_both", "ic_rent_fwd"):
+        raise ValueError(
+            "menu_payments: must be 'free', 'rent', 'ic_rent', 'ic_rent_both' or "
+            f"'ic_rent_fwd', got {payments!r}"
+        )
     E1 = kappa * T1**3 / tau**2
     E2 = kappa * T2**3 / tau**2
     R1 = c * E1 + rent1_min + (rent_max - rent1_min) * (a_r1 + 1.0) / 2.0
-    R2 = c[:, None, :] * E2 + _cumsum(rent_max * (a_r2 + 1.0) / 2.0)
+    steps = rent_max * (a_r2 + 1.0) / 2.0
+    if payments in ("ic_rent", "ic_rent_both", "ic_rent_fwd"):
+        unit = (c[:, None, :-1] - c[:, None, 1:]) * E2[..., :-1]  # (n, K, K - 1), >= 0
+        steps = _cat_last(steps[..., :1], _scale(a_r2[..., 1:], ic_scale_min, ic_scale_max) * unit)
+    U2 = _cumsum(steps)  # (n, K, K): period-2 rent of type i under history l
+    if payments in ("ic_rent_both", "ic_rent_fwd"):
+        unit1 = (c[:, :-1] - c[:, 1:]) * E1[:, :-1]  # (n, K - 1)
+        if payments == "ic_rent_fwd":
+            # sum_i Q[k, i] (U2[k-1, i] - U2[k, i]) for k = 1..K-1
+            gain = (Q[:, 1:, :] * (U2[:, :-1, :] - U2[:, 1:, :])).sum(-1)
+            unit1 = unit1 + discount * gain
+            unit1 = unit1.clamp(min=0.0) if is_torch(unit1) else np.maximum(unit1, 0.0)
+        steps1 = _cat_last(
+            R1[:, :1] - c[:, :1] * E1[:, :1],
+            _scale(a_r1[:, 1:], ic_scale_min, ic_scale_max) * unit1,
+        )
+        R1 = c * E1 + _cumsum(steps1)
+    R2 = c[:, None, :] * E2 + U2
     return R1, R2
 
 

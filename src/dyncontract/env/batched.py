@@ -111,6 +111,7 @@ class BatchedContractEnv:
             R1, R2 = menu_payments(
                 R1, R2, T1, T2, c, sc.kappa, sc.tau, self.cfg.menu_payments, self.r_max,
                 self.rent_max, self.rent1_min,
+                self.cfg.menu_ic_scale_max, self.cfg.menu_ic_scale_min, Q, sc.discount,
             )  # fmt: skip
         if self.mode == "structured":
             E1 = sc.kappa * T1**3 / sc.tau**2

@@ -96,6 +96,8 @@ class ContractDesignEnv(gym.Env):
             R1, R2 = menu_payments(
                 R1, R2, T1, T2, c, sc.kappa, sc.tau, self.cfg.menu_payments, self.r_max,
                 self.rent_max, self.rent1_min,
+                self.cfg.menu_ic_scale_max, self.cfg.menu_ic_scale_min,
+                sc.transition[None], sc.discount,
             )  # fmt: skip
         return Contract(T1=T1[0], R1=R1[0], T2=T2[0], R2=R2[0]), True, sc
 

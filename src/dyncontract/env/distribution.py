@@ -59,8 +59,16 @@ class EnvConfig(BaseModel):
     #: menu mode: payments "rent" = the intended type's cost + a rent (period 2: cumulative
     #: non-negative steps of at most menu_rent_max; period 1: one rent per item in
     #: [0, menu_rent_max], from -menu_rent_max where IR1 is V >= 0), or "free" =
-    #: R_max (a + 1) / 2 (R_max = reward_max, default alpha ln(1 + beta T_max)).
-    menu_payments: Literal["rent", "free"] = "rent"
+    #: R_max (a + 1) / 2 (R_max = reward_max, default alpha ln(1 + beta T_max)), or
+    #: "ic_rent" = "rent" with each period-2 step above the lowest type in units of the local
+    #: downward IC rent, (c_{i-1} - c_i) E(T2[l, i-1]) times u in [0, menu_ic_scale_max].
+    #: "ic_rent_both": the same in period 1 too (cumulative period-1 rents, see env/actions.py).
+    #: "ic_rent_fwd": period-1 unit with the period-2 rents a report would forgo or gain.
+    menu_payments: Literal["rent", "free", "ic_rent", "ic_rent_both", "ic_rent_fwd"] = "rent"
+    #: menu mode, ic_rent payments: largest multiple of the local IC rent per step.
+    menu_ic_scale_max: Annotated[float, Field(gt=0)] = 2.0
+    #: menu mode, ic_rent payments: smallest multiple (0: rents down to nothing).
+    menu_ic_scale_min: Annotated[float, Field(ge=0)] = 0.0
     #: menu mode, rent payments: largest rent step (null: R_max / K).
     menu_rent_max: Annotated[float | None, Field(gt=0)] = None
     #: menu mode: reward from the exact expected profit, or from the realised average profit
@@ -88,6 +96,15 @@ class EnvConfig(BaseModel):
             raise ValueError(
                 f"test_seed: must differ from held_out_seed (the validation seed), "
                 f"both are {self.test_seed}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _ic_scale(self) -> EnvConfig:
+        if self.menu_ic_scale_min >= self.menu_ic_scale_max:
+            raise ValueError(
+                f"menu_ic_scale_min: must be < menu_ic_scale_max ({self.menu_ic_scale_max}), "
+                f"got {self.menu_ic_scale_min}"
             )
         return self
 

@@ -397,7 +397,9 @@ def test_forward_looking_held_out_optima_are_the_ex_ante_bound(tmp_path) -> None
     ex_ante = [solve_dynamic(sc.replace(participation="ex_ante")) for sc in scs]
     np.testing.assert_allclose(h_fwd.optimal_profit, [r.profit for r in ex_ante], rtol=1e-9)
     assert (h_fwd.optimal_profit >= h_own.optimal_profit - 1e-9).all()
-    acts = np.stack([menu_action(r.contract, sc, gym_env) for r, sc in zip(ex_ante, scs)])
+    acts = np.stack(
+        [menu_action(r.contract, sc, gym_env) for r, sc in zip(ex_ante, scs, strict=True)]
+    )
     res = ContractEvaluator(benv, h_fwd).score_actions(torch.as_tensor(acts))
     assert res["ratio_single"] == pytest.approx(1.0, abs=1e-5)
     obs = torch.as_tensor(h_fwd.obs)

@@ -458,14 +458,25 @@ def test_damaged_run_directories(tmp_path_factory, tiny_run, which, damage, comm
     shutil.rmtree(root)
 
 
-def test_runtime_failure_at_start_leaves_nothing(tmp_path):
-    """torch failing at start-up (a replay buffer too large to allocate): exit 1, one error
-    line naming the command, and no run directory (nor its parents) left behind."""
+def test_runtime_failure_at_start_leaves_nothing(tmp_path, monkeypatch):
+    """torch failing at start-up (the replay buffer cannot be allocated): exit 1, one error
+    line naming the command, and no run directory (nor its parents) left behind. (An absurd
+    rl.buffer_size is refused before that, as bad input: exit 2.)"""
     from helpers import TOY_GYM_ID
+
+    from dyncontract.rl import buffer
 
     out = tmp_path / "a" / "b" / "run"
     args = ["train", "--out", str(out), "--env", TOY_GYM_ID, "--steps", "10", "-q"]
     res = runner.invoke(app, [*args, "--set", "rl.buffer_size=10000000000000"])
+    assert res.exit_code == 2 and "rl.buffer_size" in res.output, res.output
+    assert not (tmp_path / "a").exists()
+
+    def no_memory(*a, **k):
+        raise RuntimeError("DefaultCPUAllocator: not enough memory")
+
+    monkeypatch.setattr(buffer.ReplayBuffer, "__init__", no_memory)
+    res = runner.invoke(app, args)
     assert res.exit_code == 1, res.output
     lines = [x for x in res.output.splitlines() if x.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: train: "), lines

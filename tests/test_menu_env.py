@@ -224,16 +224,22 @@ def test_ic_rent_steps_are_multiples_of_the_local_ic_rent() -> None:
     assert 0.97 * opt_profit <= info["profit"] <= opt_profit * (1 + 1e-5)
 
 
+def _drawn_menu(payments: str, seed: int):
+    """Envs with ``menu_payments``, a drawn state (obs, its scenario), a random action and its
+    menu (seeded: the state by ``seed``, the action by ``seed + 4``)."""
+    env, benv = _env(menu_payments=payments)
+    obs, _ = env.reset(seed=seed)
+    sc = env.dist.scenarios(obs[None])[0]
+    a = np.random.default_rng(seed + 4).uniform(-1, 1, env.action_space.shape)
+    c, _, _ = env.contract_for(obs, a)
+    return env, benv, obs, sc, a, c
+
+
 def test_ic_rent_both_period1_steps_and_truthful_start() -> None:
     """ic_rent_both: period-1 rents are r_0 + cumulative u (c_{k-1} - c_k) E(T1_{k-1}); the
     zero action (equal workloads everywhere) is a truthful menu."""
-    env, benv = _env(menu_payments="ic_rent_both")
-    K = env.base.K
-    obs, _ = env.reset(seed=4)
-    sc = env.dist.scenarios(obs[None])[0]
-    cj = sc.energy_price / sc.theta
-    a = np.random.default_rng(8).uniform(-1, 1, env.action_space.shape)
-    c, _, _ = env.contract_for(obs, a)
+    env, benv, obs, sc, a, c = _drawn_menu("ic_rent_both", seed=4)
+    K, cj = env.base.K, sc.energy_price / sc.theta
     E1 = sc.kappa * c.T1**3 / sc.tau**2
     U1 = c.R1 - cj * E1
     a1 = a[K + K * K : 2 * K + K * K]
@@ -257,13 +263,8 @@ def test_ic_rent_fwd_unit_counts_the_period2_rents_and_centre_is_near_optimal() 
     """ic_rent_fwd: the period-1 step of type k is u max(0, (c_{k-1} - c_k) E(T1_{k-1}) +
     delta sum_i Q[k, i] (U2[k-1, i] - U2[k, i])); with the optimum's workloads and u = 1
     (no other rent) the menu is truthful and earns >= 0.99 of the optimum."""
-    env, benv = _env(menu_payments="ic_rent_fwd")
-    K = env.base.K
-    obs, _ = env.reset(seed=5)
-    sc = env.dist.scenarios(obs[None])[0]
-    cj = sc.energy_price / sc.theta
-    a = np.random.default_rng(9).uniform(-1, 1, env.action_space.shape)
-    c, _, _ = env.contract_for(obs, a)
+    env, benv, obs, sc, a, c = _drawn_menu("ic_rent_fwd", seed=5)
+    K, cj = env.base.K, sc.energy_price / sc.theta
     E1 = sc.kappa * c.T1**3 / sc.tau**2
     U2 = c.R2 - cj[None] * sc.kappa * c.T2**3 / sc.tau**2
     unit = (cj[:-1] - cj[1:]) * E1[:-1]

@@ -138,18 +138,19 @@ class HeldOutSet:
                         )
                     if out.static_best_profit is None:
                         out.static_best_profit, ok = _static_best(
-                            _scenarios(base, ref, cfg, out.obs), progress
+                            ScenarioDistribution(ref, cfg).scenarios(out.obs), progress
                         )
                         out.all_optimal &= ok
                         out._save(path)
                     return out
                 except (OSError, KeyError, ValueError):
                     pass  # a damaged cache entry is recomputed
-        obs = ScenarioDistribution(base, cfg).sample(n, np.random.default_rng(seed))
+        dist = ScenarioDistribution(ref, cfg)  # states drawn as for base (participation fixed)
+        obs = dist.sample(n, np.random.default_rng(seed))
         opt = np.empty(n)
         stat = np.empty(n)
         all_opt = True
-        scenarios = _scenarios(base, ref, cfg, obs)
+        scenarios = dist.scenarios(obs)
         for i, sc in enumerate(tqdm(scenarios, desc="exact optima", disable=not progress)):
             r = solve_dynamic(sc)
             s = static_contract(sc)
@@ -174,15 +175,6 @@ class HeldOutSet:
             seed=-1 if self.seed is None else self.seed,
         )
         atomic_write(path, lambda fh: fh.write(buf.getvalue()), mode="wb")
-
-
-def _scenarios(base: Scenario, ref: Scenario, cfg: EnvConfig, obs: np.ndarray) -> list[Scenario]:
-    """The states ``obs`` as scenarios (sampled around ``base``) under ``ref``'s
-    participation mode."""
-    scs = ScenarioDistribution(base, cfg).scenarios(obs)
-    if ref.participation == base.participation:
-        return scs
-    return [sc.replace(participation=ref.participation) for sc in scs]
 
 
 def _static_best(scenarios: list[Scenario], progress: bool) -> tuple[np.ndarray, bool]:

@@ -24,7 +24,7 @@ from dyncontract.experiments.methods.base import MethodContext
 from dyncontract.rl.budget import Budget
 
 
-def _curve(ctx: MethodContext, seed: int, rows: list[dict[str, Any]], setting=None):
+def validation_curve(ctx: MethodContext, seed: int, rows: list[dict[str, Any]], setting=None):
     """An ``on_eval`` callback appending a metrics row scored on validation states."""
     setting = setting or ctx.setting
 
@@ -45,7 +45,8 @@ def run_direct(ctx: MethodContext, seed: int, budget: Budget) -> list[dict[str, 
     rows: list[dict[str, Any]] = []
     policy = A.train_direct(
         ctx.setting.env, seed, _steps(budget), budget.max_minutes,
-        eval_every=budget.eval_every_steps, on_eval=_curve(ctx, seed, rows), **ctx.options,
+        eval_every=budget.eval_every_steps, on_eval=validation_curve(ctx, seed, rows),
+        **ctx.options,
     )  # fmt: skip
     ctx.finish(ScoredPolicy(policy, noisy_sampler(policy, seed=seed)))
     return rows
@@ -55,8 +56,8 @@ def run_supervised(ctx: MethodContext, seed: int, budget: Budget) -> list[dict[s
     rows: list[dict[str, Any]] = []
     policy = A.train_supervised(
         ctx.setting.env, seed, _steps(budget), budget.max_minutes,
-        eval_every=max(1, budget.eval_every_steps // 100), on_eval=_curve(ctx, seed, rows),
-        **ctx.options,
+        eval_every=max(1, budget.eval_every_steps // 100),
+        on_eval=validation_curve(ctx, seed, rows), **ctx.options,
     )  # fmt: skip
     ctx.finish(ScoredPolicy(policy, noisy_sampler(policy, seed=seed)))
     return rows
@@ -71,7 +72,7 @@ def run_per_state(ctx: MethodContext, seed: int, budget: Budget) -> list[dict[st
     usage = A.Usage()
     actions = A.per_state(
         test.env, test.evaluator.obs, steps, eval_every=test.held.n * max(1, steps // 10),
-        on_eval=_curve(ctx, seed, rows, test), budget=usage, **opts,
+        on_eval=validation_curve(ctx, seed, rows, test), budget=usage, **opts,
     )  # fmt: skip
 
     def single(obs: torch.Tensor) -> torch.Tensor:

@@ -26,7 +26,7 @@ import torch
 
 from dyncontract.env import ScoredPolicy, noisy_sampler
 from dyncontract.env.menu_smooth import cma_search, direct_smooth
-from dyncontract.experiments.methods.amortised import _curve
+from dyncontract.experiments.methods.amortised import validation_curve
 from dyncontract.experiments.methods.base import MethodContext
 from dyncontract.rl.budget import Budget
 
@@ -56,13 +56,10 @@ def run_direct_smooth(ctx: MethodContext, seed: int, budget: Budget) -> list[dic
     seconds = math.inf if budget.max_minutes is None else 60.0 * budget.max_minutes
     res = direct_smooth(
         ctx.setting.env, seconds=seconds, batch=batch, max_updates=max_updates, seed=seed,
-        eval_every=every, on_eval=_curve(ctx, seed, rows), **opts,
+        eval_every=every, on_eval=validation_curve(ctx, seed, rows), **opts,
     )  # fmt: skip
 
-    def single(obs: torch.Tensor) -> torch.Tensor:
-        return res.act(obs)
-
-    ctx.finish(ScoredPolicy(single, noisy_sampler(single, seed=seed)))
+    ctx.finish(ScoredPolicy(res.act, noisy_sampler(res.act, seed=seed)))
     if rows:  # the final row carries the run's own totals
         rows[-1].update(samples=res.samples, updates=res.updates, wall_s=res.seconds)
     return rows

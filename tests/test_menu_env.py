@@ -15,6 +15,8 @@ from dyncontract.model import Contract, Scenario
 from dyncontract.model.choice import choose_np
 from dyncontract.solvers import solve_dynamic
 
+PAYMENTS = ["rent", "rent_cum", "free", "ic_rent", "ic_rent_both", "ic_rent_fwd"]
+
 
 def _env(**kw) -> tuple[ContractDesignEnv, BatchedContractEnv]:
     cfg = EnvConfig(action_mode="menu", **kw)
@@ -37,7 +39,7 @@ def menu_action(c: Contract, sc: Scenario, env: ContractDesignEnv) -> np.ndarray
     return np.clip(np.concatenate([a_T, a_R]), -1, 1)
 
 
-@pytest.mark.parametrize("payments", ["rent", "free", "ic_rent", "ic_rent_both", "ic_rent_fwd"])
+@pytest.mark.parametrize("payments", PAYMENTS)
 @pytest.mark.parametrize("reward", ["expected", "sampled"])
 def test_menu_env_checkers(payments: str, reward: str) -> None:
     env, _ = _env(menu_payments=payments, menu_reward=reward)
@@ -46,7 +48,7 @@ def test_menu_env_checkers(payments: str, reward: str) -> None:
     assert env.action_space.shape == (2 * 5 + 2 * 25,)
 
 
-@pytest.mark.parametrize("payments", ["rent", "free", "ic_rent", "ic_rent_both", "ic_rent_fwd"])
+@pytest.mark.parametrize("payments", PAYMENTS)
 def test_batched_menu_equals_gymnasium(payments: str) -> None:
     """Random actions, actions near the optimum and the optimum: the torch env and the numpy
     env agree on reward, profit, truthful_rate, truthful/feasible and max violation."""
@@ -233,6 +235,23 @@ def _drawn_menu(payments: str, seed: int):
     a = np.random.default_rng(seed + 4).uniform(-1, 1, env.action_space.shape)
     c, _, _ = env.contract_for(obs, a)
     return env, benv, obs, sc, a, c
+
+
+def test_rent_cum_period1_rents_are_cumulative_steps() -> None:
+    """rent_cum: period-1 rents r_0 + s_1 + ... + s_k (steps rent_max (a + 1) / 2), so they grow
+    with the type; period 2 exactly as in ``rent``."""
+    env, benv, obs, sc, a, c = _drawn_menu("rent_cum", seed=6)
+    K, cj = env.base.K, sc.energy_price / sc.theta
+    U1 = c.R1 - cj * sc.kappa * c.T1**3 / sc.tau**2
+    a1 = a[K + K * K : 2 * K + K * K]
+    expect = [env.rent1_min + (env.rent_max - env.rent1_min) * (a1[0] + 1) / 2]
+    for k in range(1, K):
+        expect.append(expect[-1] + env.rent_max * (a1[k] + 1) / 2)
+    np.testing.assert_allclose(U1, expect, rtol=1e-12, atol=1e-12)
+    assert (np.diff(U1) >= 0).all()
+    c_rent, _, _ = _env(menu_payments="rent")[0].contract_for(obs, a)
+    np.testing.assert_allclose(c.R2, c_rent.R2)
+    np.testing.assert_allclose(c.R1[0], c_rent.R1[0])
 
 
 def test_ic_rent_both_period1_steps_and_truthful_start() -> None:

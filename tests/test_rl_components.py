@@ -108,3 +108,53 @@ def test_eval_modes_are_deterministic_where_they_should_be():
     s1 = ag.act(obs, torch.Generator().manual_seed(0), mode="sample")
     s2 = ag.act(obs, torch.Generator().manual_seed(1), mode="sample")
     assert not torch.equal(s1, s2)
+
+
+@pytest.mark.parametrize("algo", ["dmsac", "gsac"])
+def test_imitation_loss_teaches_the_actor_a_target_action(algo):
+    """Minimising the actor's imitation loss alone (the denoising loss for the diffusion actor)
+    makes its noise-free action reproduce per-state targets it has never output."""
+    torch.manual_seed(0)
+    cfg = RLConfig(algo=algo, actor_hidden=64, prune_target=0.0)
+    ag = EDMSAC(cfg, 2, 3)
+    obs = torch.tensor([[-1.0, 0.5], [1.0, -0.5]])
+    target = torch.tensor([[0.6, -0.7, 0.2], [-0.4, 0.8, -0.9]])
+    before = (ag.act(obs, None, mode="deterministic") - target).abs().max()
+    opt = torch.optim.Adam(ag.actor.parameters(), lr=3e-3)
+    g = torch.Generator().manual_seed(1)
+    for _ in range(600):
+        loss = ag.actor.imitation_loss(obs.repeat(32, 1), target.repeat(32, 1), g).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    after = (ag.act(obs, None, mode="deterministic") - target).abs().max()
+    assert before > 0.3 and after < 0.1, (before, after)
+
+
+def test_imitation_term_is_active_only_with_groups():
+    """imitation_weight > 0 on grouped one-step batches: the actor loss gains the term (an
+    ``imitation_share`` diagnostic in [0, 1]); without groups nothing changes."""
+    torch.manual_seed(0)
+    cfg = RLConfig(actor_hidden=16, critic_hidden=16, prune_target=0.0, imitation_weight=1.0,
+                   actions_per_state=4, batch_size=16, num_envs=16)  # fmt: skip
+    ag = EDMSAC(cfg, 3, 2)
+    b = Batch(torch.rand(4, 3).repeat_interleave(4, 0), torch.rand(16, 2) * 2 - 1,
+              torch.randn(16), torch.rand(16, 3), torch.ones(16))  # fmt: skip
+    info = ag.update(b, torch.Generator().manual_seed(0), 0.0)
+    assert 0.0 <= float(info["imitation_share"]) <= 1.0
+    ag1 = EDMSAC(cfg.model_copy(update={"actions_per_state": 1}), 3, 2, group=1)
+    assert "imitation_share" not in ag1.update(b, torch.Generator().manual_seed(0), 0.0)
+
+
+def test_coordinate_probe_redraws_one_coordinate_in_a_share_of_rows():
+    from dyncontract.rl.trainer import coordinate_probe
+
+    a = torch.full((4000, 5), 0.25)
+    b = coordinate_probe(a, 0.3, torch.Generator().manual_seed(0))
+    changed = (b != a).sum(1)
+    assert changed.max() == 1 and abs(changed.float().mean() - 0.3) < 0.03
+    vals = b[b != a]
+    assert vals.abs().max() <= 1 and abs(vals.mean()) < 0.05 and vals.std() > 0.5  # ~U[-1, 1]
+    cols = (b != a).float().sum(0) / changed.sum()
+    assert torch.allclose(cols, torch.full((5,), 0.2), atol=0.04)  # every coordinate alike
+    assert torch.equal(coordinate_probe(a, 0.0, None), a)

@@ -64,7 +64,10 @@ class EnvConfig(BaseModel):
     #: downward IC rent, (c_{i-1} - c_i) E(T2[l, i-1]) times u in [0, menu_ic_scale_max].
     #: "ic_rent_both": the same in period 1 too (cumulative period-1 rents, see env/actions.py).
     #: "ic_rent_fwd": period-1 unit with the period-2 rents a report would forgo or gain.
-    menu_payments: Literal["rent", "free", "ic_rent", "ic_rent_both", "ic_rent_fwd"] = "rent"
+    #: "rent_cum": "rent" with cumulative period-1 rents too (r_0 + non-negative steps).
+    menu_payments: Literal["rent", "rent_cum", "free", "ic_rent", "ic_rent_both", "ic_rent_fwd"] = (
+        "rent"
+    )
     #: menu mode, ic_rent payments: largest multiple of the local IC rent per step.
     menu_ic_scale_max: Annotated[float, Field(gt=0)] = 2.0
     #: menu mode, ic_rent payments: smallest multiple (0: rents down to nothing).

@@ -49,6 +49,14 @@ class RLConfig(BaseModel):
     explore_noise: NonNegFloat = (
         0.0  # extra Gaussian action noise (std) when collecting (DACER-like)
     )
+    #: M > 1: weight of the self-imitation term (see docs/edmsac.md): the actor also learns to
+    #: generate, by its own denoising loss, the best of a state's M stored actions (by their
+    #: critic target) wherever that action's target beats the critic's value of the actor's
+    #: current action for the state (0 = off)
+    imitation_weight: NonNegFloat = 0.0
+    #: share of collected actions in which one random coordinate is redrawn uniformly in
+    #: [-1, 1] (coordinate exploration; 0 = off)
+    explore_coordinate: UnitFloat = 0.0
     gamma: UnitFloat = 0.99  # irrelevant for one-step episodes (every transition is terminal)
 
     # --- diffusion actor ---------------------------------------------------------------------

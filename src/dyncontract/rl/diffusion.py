@@ -414,6 +414,20 @@ class DiffusionActor(GaussianLastStep):
                     x = x + self.post_std[i] * z
         return raw, s_emb
 
+    def imitation_loss(
+        self, obs: torch.Tensor, target: torch.Tensor, generator: torch.Generator | None
+    ) -> torch.Tensor:
+        """The DDPM denoising loss of actions ``target`` (B, A) in [-1, 1] given obs (B, obs_dim),
+        per row (B,): ||eps - eps_theta(sqrt(abar_t) a + sqrt(1 - abar_t) eps, t, s)||^2 with
+        t uniform over the N steps (Diffusion-QL's behaviour-cloning term)."""
+        B = obs.shape[0]
+        t = torch.randint(0, self.n_steps, (B,), generator=generator, device=obs.device)
+        eps = torch.randn(B, self.act_dim, generator=generator, device=obs.device)
+        sqrt_abar = 1.0 / self.sqrt_recip_abar[t]
+        x_t = sqrt_abar[:, None] * target + (sqrt_abar * self.sqrt_recipm1_abar[t])[:, None] * eps
+        pred = self.denoiser(x_t, self.time_mlp(t), self.state_enc(obs))
+        return (pred - eps).pow(2).sum(-1)
+
     def forward(
         self,
         obs: torch.Tensor,

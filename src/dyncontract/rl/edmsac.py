@@ -10,6 +10,8 @@ One update (CleanRL-style, see :meth:`EDMSAC.update`)::
     # actor (every actor_delay critic updates): back-propagate through the denoising chain
     a, log pi(a|s) ~ actor(s)
     L_pi = E[alpha log pi(a|s) - min_i Q_i(s, a)] + oob_penalty * E[relu(|m| - 1)^2]  (clip)
+           + imitation_weight * E[1{y* > Q(s, a)} L_denoise(a* | s)]    (one-step groups:
+             a* = the best of the state's M stored actions by target y*, see docs/edmsac.md)
     # temperature (SAC automatic tuning on the last-step entropy estimate)
     L_alpha = -log alpha * E[log pi(a|s) + H_target]
     # Polyak averaging of the target critics (and of the target actor when it samples a');
@@ -210,6 +212,16 @@ class EDMSAC(nn.Module):
             self.critic.requires_grad_(False)
             q_pi = self.critic.q_min(obs, out.action)
             actor_loss = (alpha * out.log_prob - q_pi).mean()
+            if cfg.imitation_weight > 0 and m > 1:
+                # self-imitation: the best stored action of each state (by its target y), where
+                # it beats the critic's value of the current action
+                yg = y.view(-1, m)[: len(obs)]
+                best_y, best_j = yg.max(1)
+                rows = torch.arange(len(obs), device=obs.device) * m + best_j
+                better = (best_y > q_pi.detach()).float()
+                bc = self.actor.imitation_loss(obs, batch.act[rows], generator)
+                actor_loss = actor_loss + cfg.imitation_weight * (better * bc).mean()
+                info["imitation_share"] = better.mean()
             if cfg.oob_penalty > 0 and cfg.action_squash == "clip":
                 oob = F.relu(out.raw_mean.abs() - 1.0).pow(2).sum(-1)
                 actor_loss = actor_loss + cfg.oob_penalty * oob.mean()

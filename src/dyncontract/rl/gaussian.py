@@ -91,6 +91,15 @@ class GaussianActor(GaussianLastStep):
         """Hidden widths of the mean network."""
         return list(self.mean_net.widths)
 
+    def imitation_loss(
+        self, obs: torch.Tensor, target: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Squared distance (B,) of the mean action from ``target`` (B, A) given obs (B, obs_dim)
+        (the Gaussian counterpart of the diffusion actor's denoising loss)."""
+        del generator
+        mean = self(obs, mode="deterministic").action
+        return (mean - target).pow(2).sum(-1)
+
     def forward(
         self,
         obs: torch.Tensor,

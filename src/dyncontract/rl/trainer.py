@@ -64,6 +64,23 @@ def progress_enabled(quiet: bool) -> bool:
     return not quiet and sys.stderr.isatty()
 
 
+def coordinate_probe(
+    a: torch.Tensor, frac: float, generator: torch.Generator | None
+) -> torch.Tensor:
+    """Coordinate exploration: in a share ``frac`` of the rows of ``a`` (B, A), one coordinate
+    (uniform) is redrawn uniformly in [-1, 1]; the other rows and coordinates are unchanged.
+    A probe sees the reward along one whole axis of the action box, however far it is from
+    the policy's mean and however small the policy's noise there."""
+    n, d = a.shape
+    pick = torch.rand(n, generator=generator, device=a.device) < frac
+    col = torch.randint(0, d, (n,), generator=generator, device=a.device)
+    val = 2.0 * torch.rand(n, generator=generator, device=a.device) - 1.0
+    rows = pick.nonzero().squeeze(1)
+    out = a.clone()
+    out[rows, col[rows]] = val[rows].to(a.dtype)
+    return out
+
+
 class Trainer:
     """Trains an :class:`EDMSAC` agent on transitions from ``collector``.
 
@@ -270,7 +287,7 @@ class Trainer:
     # ------------------------------------------------------------------------------------------
     def explore(self, obs: torch.Tensor) -> torch.Tensor:
         """The behaviour policy: uniform before ``learning_starts``, then the actor's samples
-        (plus optional Gaussian noise)."""
+        (plus optional Gaussian noise and coordinate probes, :func:`coordinate_probe`)."""
         rl = self.rl
         if self.step < rl.learning_starts:
             u = torch.rand(obs.shape[0], self.act_dim, generator=self.gen_act, device=self.device)
@@ -279,6 +296,8 @@ class Trainer:
         if rl.explore_noise > 0:
             z = torch.randn(a.shape, generator=self.gen_act, device=self.device)
             a = (a + rl.explore_noise * z).clamp(-1.0, 1.0)
+        if rl.explore_coordinate > 0:
+            a = coordinate_probe(a, rl.explore_coordinate, self.gen_act)
         return a
 
     def train(self, resume: bool = False) -> list[dict[str, Any]]:

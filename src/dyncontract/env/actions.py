@@ -101,11 +101,10 @@ def menu_payments(
         )
     E1 = kappa * T1**3 / tau**2
     E2 = kappa * T2**3 / tau**2
-    R1 = c * E1 + rent1_min + (rent_max - rent1_min) * (a_r1 + 1.0) / 2.0
+    U1 = _scale(a_r1, rent1_min, rent_max)  # (n, K): period-1 rents, one per item
     if payments == "rent_cum":  # r_0, then non-negative steps in fixed units
-        steps1 = _cat_last(R1[:, :1] - c[:, :1] * E1[:, :1], rent_max * (a_r1[:, 1:] + 1.0) / 2.0)
-        R1 = c * E1 + _cumsum(steps1)
-    steps = rent_max * (a_r2 + 1.0) / 2.0
+        U1 = _cumsum(_cat_last(U1[:, :1], _scale(a_r1[:, 1:], 0.0, rent_max)))
+    steps = _scale(a_r2, 0.0, rent_max)
     if payments in ("ic_rent", "ic_rent_both", "ic_rent_fwd"):
         unit = (c[:, None, :-1] - c[:, None, 1:]) * E2[..., :-1]  # (n, K, K - 1), >= 0
         steps = _cat_last(steps[..., :1], _scale(a_r2[..., 1:], ic_scale_min, ic_scale_max) * unit)
@@ -117,13 +116,8 @@ def menu_payments(
             gain = (Q[:, 1:, :] * (U2[:, :-1, :] - U2[:, 1:, :])).sum(-1)
             unit1 = unit1 + discount * gain
             unit1 = unit1.clamp(min=0.0) if is_torch(unit1) else np.maximum(unit1, 0.0)
-        steps1 = _cat_last(
-            R1[:, :1] - c[:, :1] * E1[:, :1],
-            _scale(a_r1[:, 1:], ic_scale_min, ic_scale_max) * unit1,
-        )
-        R1 = c * E1 + _cumsum(steps1)
-    R2 = c[:, None, :] * E2 + U2
-    return R1, R2
+        U1 = _cumsum(_cat_last(U1[:, :1], _scale(a_r1[:, 1:], ic_scale_min, ic_scale_max) * unit1))
+    return c * E1 + U1, c[:, None, :] * E2 + U2
 
 
 def action_dim(K: int, mode: str) -> int:

@@ -240,3 +240,48 @@ def test_fused_twin_critic_loads_the_former_two_mlp_checkpoint_layout() -> None:
     q1, q2 = tc(x[:, :3], x[:, 3:])
     torch.testing.assert_close(q1, old.q1(x).squeeze(-1))
     torch.testing.assert_close(q2, old.q2(x).squeeze(-1))
+
+
+def _numpy_chain(eps: np.ndarray, n_steps: int, bound: float) -> np.ndarray:
+    """The noise-free DDPM reverse chain from x_N = 0 with a constant noise prediction, written
+    from the DDPM formulas (Ho et al. 2020, eqs. 7 and 15) with the VP beta schedule."""
+    t = np.arange(1, n_steps + 1)
+    betas = 1 - np.exp(-0.1 / n_steps - 0.5 * (10.0 - 0.1) * (2 * t - 1) / n_steps**2)
+    abar = np.cumprod(1 - betas)
+    x = np.zeros_like(eps)
+    for i in reversed(range(n_steps)):
+        x0 = (x - np.sqrt(1 - abar[i]) * eps) / np.sqrt(abar[i])
+        if i == 0:
+            return x0
+        x0 = np.clip(x0, -bound, bound)
+        abar_prev = abar[i - 1]
+        mu = (np.sqrt(abar_prev) * betas[i] * x0 + np.sqrt(1 - betas[i]) * (1 - abar_prev) * x) / (
+            1 - abar[i]
+        )
+        x = mu
+    raise AssertionError("unreachable")
+
+
+def test_chain_x0_bound_follows_the_squash_and_matches_ddpm() -> None:
+    """The intermediate x0 bound: 1 with clip squashing, 3 with tanh (where the chain lives
+    before tanh, and a bound of 1 = tanh(1) = 0.76 kept all but the last step off the edges:
+    Pendulum's holding torques); the chain equals an independent numpy DDPM."""
+    from dyncontract.rl.config import RLConfig
+    from dyncontract.rl.edmsac import make_actor
+
+    assert RLConfig().x0_clip_value == 1.0
+    assert RLConfig(action_squash="tanh").x0_clip_value == 3.0
+    assert RLConfig(action_squash="tanh", x0_clip=2.0).x0_clip_value == 2.0
+    eps_const = np.array([-1.5, 0.4])  # x0 leaves [-1, 1] in the first steps
+    raws = {}
+    for squash, bound in (("clip", 1.0), ("tanh", 3.0)):
+        actor = make_actor(RLConfig(action_squash=squash, diffusion_steps=5), 3, 2)
+        assert actor.x0_clip == bound and actor.arch["x0_clip"] == bound
+        with torch.no_grad():  # a denoiser that predicts a constant noise
+            actor.denoiser.out.weight.zero_()
+            actor.denoiser.out.bias.copy_(torch.as_tensor(eps_const))
+        out = actor(torch.randn(4, 3), None, mode="deterministic")
+        ref = _numpy_chain(np.tile(eps_const, (4, 1)), 5, bound)
+        np.testing.assert_allclose(out.raw_mean.detach().numpy(), ref, rtol=1e-4, atol=1e-5)
+        raws[squash] = ref[0]
+    assert abs(raws["tanh"][0]) > abs(raws["clip"][0]) + 0.1  # the bound was active

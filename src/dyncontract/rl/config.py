@@ -74,6 +74,11 @@ class RLConfig(BaseModel):
     #: estimate ignores it and saturated samples get no gradient) or "tanh" (SAC's squashing
     #: with the log-det correction in log pi; see docs/edmsac.md, multi-step environments)
     action_squash: Squash = "clip"
+    #: bound of the intermediate x0 predictions of the reverse chain, |x0| <= x0_clip, in the
+    #: space the chain lives in (None: 1 with ``clip``, 3 with ``tanh``, where the chain lives
+    #: before the squashing and tanh(1) = 0.76 would keep every step but the last away from
+    #: the box's edges; see docs/edmsac.md, multi-step environments)
+    x0_clip: PosFloat | None = None
     #: weight of the penalty E[relu(|m| - 1)^2] on a last-step mean m outside the action box
     #: (clip squashing only; tanh keeps every mean inside)
     oob_penalty: Annotated[float, Field(ge=0.0)] = 0.01
@@ -190,6 +195,13 @@ class RLConfig(BaseModel):
     def pruning(self) -> bool:
         """Whether the denoiser is pruned (EDMSAC) or dense (DMSAC; GSAC has no denoiser)."""
         return self.algo == "edmsac" and self.prune_target > 0.0
+
+    @property
+    def x0_clip_value(self) -> float:
+        """The reverse chain's x0 bound actually used (``x0_clip`` or its squash default)."""
+        if self.x0_clip is not None:
+            return self.x0_clip
+        return 3.0 if self.action_squash == "tanh" else 1.0
 
     def target_entropy(self, act_dim: int, progress: float) -> float:
         """Target entropy at training progress in [0, 1] (linear anneal per dimension)."""

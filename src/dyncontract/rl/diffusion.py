@@ -336,14 +336,18 @@ class DiffusionActor(GaussianLastStep):
         kind: str = "diffusion",
         squash: str = "clip",
         activation: str = "mish",
+        x0_clip: float = 1.0,
     ) -> None:
         super().__init__()
         if kind != "diffusion":
             raise ValueError(f"kind: must be 'diffusion', got {kind!r}")
         if squash not in ("clip", "tanh"):
             raise ValueError(f"squash: must be clip or tanh, got {squash!r}")
+        if not x0_clip > 0:
+            raise ValueError(f"x0_clip: must be > 0, got {x0_clip!r}")
         self.obs_dim, self.act_dim, self.n_steps = obs_dim, act_dim, n_steps
         self.squash = squash
+        self.x0_clip = float(x0_clip)
         #: the constructor arguments (``DiffusionActor(**arch)`` rebuilds the architecture)
         self.arch = dict(
             kind="diffusion",
@@ -359,6 +363,7 @@ class DiffusionActor(GaussianLastStep):
             log_std_max=log_std_max,
             squash=squash,
             activation=activation,
+            x0_clip=float(x0_clip),
         )
         self.log_std_min, self.log_std_max = log_std_min, log_std_max
         self.time_mlp = nn.Sequential(
@@ -407,7 +412,7 @@ class DiffusionActor(GaussianLastStep):
             eps = eps_fn(x, i)
             raw = self.sqrt_recip_abar[i] * x - self.sqrt_recipm1_abar[i] * eps
             if i > 0:
-                x0 = raw.clamp(-1.0, 1.0)
+                x0 = raw.clamp(-self.x0_clip, self.x0_clip)
                 x = self.post_coef1[i] * x0 + self.post_coef2[i] * x
                 if noise:
                     z = torch.randn(B, self.act_dim, generator=generator, device=obs.device)

@@ -74,6 +74,7 @@ def make_actor(cfg: RLConfig, obs_dim: int, act_dim: int) -> DiffusionActor | Ga
         log_std_max=cfg.log_std_max,
         squash=cfg.action_squash,
         activation=cfg.actor_activation,
+        x0_clip=cfg.x0_clip_value,
     )
 
 

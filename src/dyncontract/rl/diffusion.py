@@ -424,8 +424,13 @@ class DiffusionActor(GaussianLastStep):
     ) -> torch.Tensor:
         """The DDPM denoising loss of actions ``target`` (B, A) in [-1, 1] given obs (B, obs_dim),
         per row (B,): ||eps - eps_theta(sqrt(abar_t) a + sqrt(1 - abar_t) eps, t, s)||^2 with
-        t uniform over the N steps (Diffusion-QL's behaviour-cloning term)."""
+        t uniform over the N steps (Diffusion-QL's behaviour-cloning term). With tanh squashing
+        the chain lives before the squashing, so the target there is atanh(a), bounded by
+        ``x0_clip``."""
         B = obs.shape[0]
+        if self.squash == "tanh":
+            target = torch.atanh(target.clamp(-0.999999, 0.999999))
+            target = target.clamp(-self.x0_clip, self.x0_clip)
         t = torch.randint(0, self.n_steps, (B,), generator=generator, device=obs.device)
         eps = torch.randn(B, self.act_dim, generator=generator, device=obs.device)
         sqrt_abar = 1.0 / self.sqrt_recip_abar[t]

@@ -406,3 +406,14 @@ def test_fast_mish_equals_aten_mish():
     assert torch.isfinite(gx).all()
     x64 = (torch.randn(40, dtype=torch.float64) * 5).requires_grad_(True)
     assert torch.autograd.gradcheck(_MishFn.apply, (x64,))
+
+
+def test_mish_grad_equals_autograd_of_aten_mish():
+    """The probe's one-exp Mish derivative against autograd through ATen's Mish."""
+    from dyncontract.rl.networks import mish_grad
+
+    x = torch.cat([torch.linspace(-100, 100, 4001), torch.randn(5000) * 4]).requires_grad_(True)
+    (ref,) = torch.autograd.grad(F.mish(x).sum(), x)
+    got = mish_grad(x.detach())
+    assert torch.isfinite(got).all()
+    assert torch.allclose(got, ref, rtol=1e-4, atol=1e-5)

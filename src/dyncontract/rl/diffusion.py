@@ -215,11 +215,12 @@ class Denoiser(nn.Module):
 
 class _ProbeStep:
     """One denoising step recorded for the pruner: the first layer's inputs x_t, t_emb (T,)
-    and s_emb, the hidden pre-activations of the kept neurons (all detached) and, after
+    and s_emb, the hidden pre-activations and activations of the kept neurons (``z``, ``h``;
+    all detached) and, after
     backward, the loss gradients w.r.t. the kept neurons' activations (``gh``) and w.r.t. eps
     (``geps``), filled in by tensor hooks."""
 
-    __slots__ = ("x", "t", "s", "z", "gh", "geps")
+    __slots__ = ("x", "t", "s", "z", "h", "gh", "geps")
 
     def __init__(
         self,
@@ -232,6 +233,7 @@ class _ProbeStep:
     ) -> None:
         self.x, self.t, self.s = x.detach(), t.detach(), s.detach()
         self.z = [z.detach() for z in zs]
+        self.h = [h.detach() for h in hs]
         self.gh: list[torch.Tensor | None] = [None] * len(hs)
         self.geps: torch.Tensor | None = None
         for j, h in enumerate(hs):

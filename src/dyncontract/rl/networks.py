@@ -43,6 +43,17 @@ def mish(x: torch.Tensor) -> torch.Tensor:
     return _MishFn.apply(x)  # type: ignore[no-any-return]
 
 
+@torch.no_grad()
+def mish_grad(x: torch.Tensor) -> torch.Tensor:
+    """d Mish / dx with the one-exp formula of :class:`_MishFn` (no autograd; the pruner's
+    importance probe): n / d + 4 x e (e + 1) / d^2, e = exp(x), n = e (e + 2), d = n + 2."""
+    e = torch.exp(x.clamp(max=20.0))
+    n = e * (e + 2.0)
+    d = n + 2.0
+    q = (e + 1.0).mul_(e).mul_(x)
+    return torch.addcdiv(n / d, q, d * d, value=4.0)
+
+
 #: hidden-layer nonlinearities by config name (all map 0 to 0, which pruning relies on;
 #: "mish" is the fast exact Mish above)
 ACTIVATIONS = {"mish": mish, "relu": F.relu, "silu": F.silu}

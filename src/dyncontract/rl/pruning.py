@@ -60,11 +60,11 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import prune
 
 from dyncontract.rl.diffusion import DiffusionActor
+from dyncontract.rl.networks import mish, mish_grad
 
 
 def cubic_ratio(progress: float, target: float, start: float, end: float) -> float:
@@ -141,12 +141,6 @@ def pruning_ratio(actor: DiffusionActor) -> float:
     masks = neuron_masks(actor)
     total = sum(m.numel() for m in masks)
     return float(sum((~m).sum().item() for m in masks)) / max(total, 1)
-
-
-def _mish_grad(z: torch.Tensor) -> torch.Tensor:
-    """d Mish / dz = tanh(sp) + z sigmoid(z) (1 - tanh(sp)^2), sp = softplus(z)."""
-    t = torch.tanh(torch.nn.functional.softplus(z))
-    return t + z * torch.sigmoid(z) * (1.0 - t * t)
 
 
 MISH_GRAD_0 = math.tanh(math.log(2.0))  # Mish'(0)
@@ -267,7 +261,7 @@ class DynamicPruner:
         n_layers = len(layers)
         # kept neurons: everything was recorded (rows: batch x denoising steps)
         zk = [torch.cat([r.z[i] for r in recs]) for i in range(n_layers)]
-        ak = [F.mish(z) for z in zk]
+        ak = [torch.cat([r.h[i] for r in recs]) for i in range(n_layers)]
         gk = [torch.cat([r.gh[i] for r in recs]) for i in range(n_layers)]
         out = []
         for i, layer in enumerate(layers):
@@ -291,7 +285,7 @@ class DynamicPruner:
             zm = torch.addmm(b, inp, w.t())
             # ... and dL/da through the next layer's unmasked columns (kept rows only)
             if i + 1 < n_layers:
-                g_next = gk[i + 1] * _mish_grad(zk[i + 1])  # dL/dz of the next kept neurons
+                g_next = gk[i + 1] * mish_grad(zk[i + 1])  # dL/dz of the next kept neurons
                 w_next = _orig(layers[i + 1], "weight").index_select(1, mi)
                 if keep[i + 1] is not None:
                     w_next = w_next.index_select(0, keep[i + 1])
@@ -299,7 +293,7 @@ class DynamicPruner:
                 g_next = torch.cat([r.geps for r in recs])
                 w_next = den.out.weight.index_select(1, mi)
             gm = g_next @ w_next
-            sc[mi] = self._score(zm, F.mish(zm), gm, masked=True)
+            sc[mi] = self._score(zm, mish(zm), gm, masked=True)
             out.append(sc)
         return out
 
@@ -309,7 +303,7 @@ class DynamicPruner:
         if self.importance == "activation":
             return a.abs().mean(0)
         # gradient: |z dL/dz|; a masked neuron's pre-activation in the network is 0
-        d = MISH_GRAD_0 if masked else _mish_grad(z)
+        d = MISH_GRAD_0 if masked else mish_grad(z)
         return (z * g * d).abs().mean(0)
 
     @torch.no_grad()

@@ -215,10 +215,9 @@ class Denoiser(nn.Module):
 
 class _ProbeStep:
     """One denoising step recorded for the pruner: the first layer's inputs x_t, t_emb (T,)
-    and s_emb, the hidden pre-activations and activations of the kept neurons (``z``, ``h``;
-    all detached) and, after
-    backward, the loss gradients w.r.t. the kept neurons' activations (``gh``) and w.r.t. eps
-    (``geps``), filled in by tensor hooks."""
+    and s_emb, the kept neurons' pre-activations ``z`` and activations ``h`` (all detached)
+    and, after backward, the loss gradients w.r.t. the kept neurons' activations (``gh``) and
+    w.r.t. eps (``geps``), filled in by tensor hooks."""
 
     __slots__ = ("x", "t", "s", "z", "h", "gh", "geps")
 

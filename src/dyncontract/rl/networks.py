@@ -16,18 +16,27 @@ class _MishFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        e = torch.exp(x.clamp(max=20.0))
-        n = e * (e + 2.0)
-        d = n + 2.0
-        t = n.div_(d)
+        e, d, t = _mish_parts(x)
         ctx.save_for_backward(x, e, d, t)
         return x * t
 
     @staticmethod
     def backward(ctx, g: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        x, e, d, t = ctx.saved_tensors
-        q = (e + 1.0).mul_(e).mul_(x)
-        return torch.addcdiv(t, q, d * d, value=4.0).mul_(g)
+        return _mish_derivative(*ctx.saved_tensors).mul_(g)
+
+
+def _mish_parts(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """e = exp(x) (x clamped at 20), d = e (e + 2) + 2, t = tanh(softplus(x)) = 1 - 2 / d."""
+    e = torch.exp(x.clamp(max=20.0))
+    n = e * (e + 2.0)
+    d = n + 2.0
+    return e, d, n.div_(d)
+
+
+def _mish_derivative(x: torch.Tensor, e: torch.Tensor, d: torch.Tensor, t: torch.Tensor):
+    """Mish'(x) = t + 4 x e (e + 1) / d^2 from :func:`_mish_parts`."""
+    q = (e + 1.0).mul_(e).mul_(x)
+    return torch.addcdiv(t, q, d * d, value=4.0)
 
 
 #: below this many elements ATen's single Mish kernel wins (Python Function overhead)
@@ -46,12 +55,8 @@ def mish(x: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def mish_grad(x: torch.Tensor) -> torch.Tensor:
     """d Mish / dx with the one-exp formula of :class:`_MishFn` (no autograd; the pruner's
-    importance probe): n / d + 4 x e (e + 1) / d^2, e = exp(x), n = e (e + 2), d = n + 2."""
-    e = torch.exp(x.clamp(max=20.0))
-    n = e * (e + 2.0)
-    d = n + 2.0
-    q = (e + 1.0).mul_(e).mul_(x)
-    return torch.addcdiv(n / d, q, d * d, value=4.0)
+    importance probe)."""
+    return _mish_derivative(x, *_mish_parts(x))
 
 
 #: hidden-layer nonlinearities by config name (all map 0 to 0, which pruning relies on;

@@ -308,3 +308,69 @@ def test_imitation_loss_teaches_the_target_action_in_either_squash(squash: str) 
         opt.step()
     a = actor.act(obs[:1], None, mode="deterministic")[0]
     torch.testing.assert_close(a, target[0], atol=0.05, rtol=0.0)
+
+
+@pytest.mark.parametrize("squash", ["clip", "tanh"])
+def test_chain_entropy_bounds_the_policys_entropy_from_above(squash: str) -> None:
+    """``chain_entropy`` (a Gaussian fit to the whole chain's draws) is at least the policy's
+    entropy, measured independently from 20 000 draws per state (scipy's spacing estimator),
+    and not far above it; the last-step estimate is far below it (the chain's own spread)."""
+    from scipy.stats import differential_entropy
+
+    from dyncontract.rl.diffusion import DiffusionActor
+
+    torch.manual_seed(0)
+    actor = DiffusionActor(
+        3, 1, widths=[32, 32], squash=squash, x0_clip=3.0 if squash == "tanh" else 1.0
+    )
+    obs = torch.randn(3, 3)
+    gen = torch.Generator().manual_seed(1)
+    chain = actor.chain_entropy(obs, gen, samples=4000)
+    for i in range(3):
+        with torch.no_grad():
+            out = actor(obs[i : i + 1].repeat(20_000, 1), gen, mode="sample")
+            # the estimate is of the pre-clip law with clip (clipping ignored, documented)
+            u = out.raw_mean + out.log_std.exp() * torch.randn(20_000, 1, generator=gen)
+        draws = out.action if squash == "tanh" else u
+        ref = float(differential_entropy(draws[:, 0].numpy()))
+        last_step = float(-out.log_prob.mean())
+        assert ref - 0.02 <= float(chain[i]) <= ref + 0.5, (squash, i, float(chain[i]), ref)
+        assert last_step < ref - 1.0, (squash, i, last_step, ref)
+
+
+def test_chain_entropy_of_a_gaussian_actor_is_its_exact_entropy() -> None:
+    from dyncontract.rl.gaussian import GaussianActor
+
+    torch.manual_seed(0)
+    actor = GaussianActor(3, 2, widths=[16])
+    obs = torch.randn(5, 3)
+    torch.testing.assert_close(actor.chain_entropy(obs, None, 4), actor.entropy_estimate(obs))
+
+
+def test_temperature_follows_the_chosen_entropy_estimate() -> None:
+    """At initialisation a tanh diffusion actor's last-step entropy is far below the target
+    (-2) while its whole-chain entropy is above it: one update raises the temperature with
+    ``entropy_estimate=last_step`` and lowers it with ``chain``."""
+    moved = {}
+    for est in ("last_step", "chain"):
+        torch.manual_seed(0)
+        cfg = tiny_rl_config(
+            action_squash="tanh",
+            entropy_estimate=est,
+            target_entropy_per_dim=-2.0,
+            target_entropy_final_per_dim=None,
+            init_alpha=0.1,
+        )
+        agent = EDMSAC(cfg, 3, 1, group=1)
+        g = torch.Generator().manual_seed(0)
+        b = Batch(
+            torch.randn(64, 3, generator=g),
+            torch.rand(64, 1, generator=g) * 2 - 1,
+            torch.randn(64, generator=g),
+            torch.randn(64, 3, generator=g),
+            torch.zeros(64),
+        )
+        info = agent.update(b, g, 0.0)
+        moved[est] = (agent.alpha - 0.1, float(info["entropy"]))
+    assert moved["last_step"][0] > 0 and moved["last_step"][1] < -2.0, moved
+    assert moved["chain"][0] < 0 and moved["chain"][1] > -2.0, moved

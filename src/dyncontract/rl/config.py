@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Algo = Literal["edmsac", "dmsac", "gsac"]
 Importance = Literal["taylor", "magnitude", "activation", "gradient"]
+EntropyEstimate = Literal["last_step", "chain"]
 EvalAction = Literal["deterministic", "mean", "sample", "best_feasible"]
 LRSchedule = Literal["constant", "cosine", "linear"]
 CriticLoss = Literal["mse", "huber"]
@@ -126,6 +127,14 @@ class RLConfig(BaseModel):
     autotune_alpha: bool = True
     target_entropy_per_dim: float = -1.0  # target entropy = this * act_dim, annealed to ...
     target_entropy_final_per_dim: float | None = -2.0  # ... this by the end of training
+    #: what the temperature tuning compares with the target entropy: "last_step" (the
+    #: last-step Gaussian's entropy given x_1, a lower bound of the policy's) or "chain"
+    #: (a Gaussian fit to the policy's whole action distribution per state, from
+    #: ``entropy_samples`` chains on ``entropy_states`` states, an upper bound); the soft
+    #: objective's log pi is the last-step density either way (see docs/edmsac.md)
+    entropy_estimate: EntropyEstimate = "last_step"
+    entropy_samples: Annotated[int, Field(ge=2)] = 8
+    entropy_states: PosInt = 32
 
     # --- dynamic structured pruning (EDMSAC) -------------------------------------------------
     prune_target: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.5  # fraction of neurons masked

@@ -270,6 +270,7 @@ class GaussianLastStep(nn.Module):
     act_dim: int
     log_std_min: float
     log_std_max: float
+    squash: str = "clip"
     state_enc: nn.Module
     log_std_head: nn.Linear
 
@@ -317,6 +318,38 @@ class GaussianLastStep(nn.Module):
         unsquashed Gaussian's entropy)."""
         log_std = self._log_std(self.state_enc(obs))
         return log_std.sum(-1) + 0.5 * self.act_dim * (1.0 + math.log(2 * math.pi))
+
+    @torch.no_grad()
+    def chain_entropy(
+        self, obs: torch.Tensor, generator: torch.Generator | None = None, samples: int = 8
+    ) -> torch.Tensor:
+        """A Gaussian-fit estimate of the whole policy's entropy H(a | s), shape (B,), from
+        ``samples`` independent draws (a chain and a last-step noise each) per row of obs
+        (B, obs_dim).
+
+        The pre-squash sample u = m(x_1, s) + sigma(s) z has per-dimension variance
+        Var_{x_1}[m] + sigma^2 (total variance; the first term is estimated from the draws,
+        the second is exact). A Gaussian with these variances has at least u's entropy (the
+        maximum-entropy law for given variances), so this bounds H(u | s) from above where
+        :meth:`entropy_estimate` bounds it from below. With tanh squashing the draws' mean
+        log-det sum log(1 - a^2) is added (the change of variables u -> a)."""
+        B = obs.shape[0]
+        raw, s_emb = self._chain(obs.repeat(samples, 1), generator, noise=True)
+        log_std = self._log_std(s_emb)
+        var_u = raw.view(samples, B, -1).var(0) + (2.0 * log_std[:B]).exp()
+        h = 0.5 * (var_u.log() + 1.0 + math.log(2 * math.pi)).sum(-1)
+        if self.squash == "tanh":
+            z = torch.randn(raw.shape, generator=generator, device=raw.device)
+            u = raw + log_std.exp() * z
+            log_det = 2.0 * (math.log(2.0) - u - F.softplus(-2.0 * u))  # log(1 - tanh(u)^2)
+            h = h + log_det.sum(-1).view(samples, B).mean(0)
+        return h
+
+    def _chain(
+        self, obs: torch.Tensor, generator: torch.Generator | None, noise: bool
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The raw last-step mean (B, A) and the state encoding (B, state_dim)."""
+        raise NotImplementedError
 
 
 class DiffusionActor(GaussianLastStep):

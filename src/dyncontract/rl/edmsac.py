@@ -12,8 +12,9 @@ One update (CleanRL-style, see :meth:`EDMSAC.update`)::
     L_pi = E[alpha log pi(a|s) - min_i Q_i(s, a)] + oob_penalty * E[relu(|m| - 1)^2]  (clip)
            + imitation_weight * E[1{y* > Q(s, a)} L_denoise(a* | s)]    (one-step groups:
              a* = the best of the state's M stored actions by target y*, see docs/edmsac.md)
-    # temperature (SAC automatic tuning on the last-step entropy estimate)
-    L_alpha = -log alpha * E[log pi(a|s) + H_target]
+    # temperature (SAC automatic tuning on the last-step entropy estimate, or on the
+    # whole chain's Gaussian-fit estimate H_chain(s) with rl.entropy_estimate = chain)
+    L_alpha = -log alpha * E[log pi(a|s) + H_target]    or    log alpha * E[H_chain(s) - H_target]
     # Polyak averaging of the target critics (and of the target actor when it samples a');
     # the pruner recomputes the masks every prune_interval actor updates and copies them
     # into the target actor.
@@ -232,8 +233,13 @@ class EDMSAC(nn.Module):
                 self.pruner.end_update()
             log_prob = out.log_prob.detach()
             target_h = cfg.target_entropy(self.act_dim, progress)
+            entropy = -log_prob
+            if cfg.entropy_estimate == "chain":
+                entropy = self.actor.chain_entropy(
+                    obs[: cfg.entropy_states], generator, cfg.entropy_samples
+                )
             if cfg.autotune_alpha:
-                alpha_loss = -(self.log_alpha * (log_prob + target_h)).mean()
+                alpha_loss = (self.log_alpha * (entropy - target_h)).mean()
                 self.alpha_opt.zero_grad(set_to_none=True)
                 alpha_loss.backward()
                 self.alpha_opt.step()
@@ -242,7 +248,7 @@ class EDMSAC(nn.Module):
                 self.pruner.step(progress)
             info.update(
                 actor_loss=actor_loss.detach(),
-                entropy=-log_prob.mean(),
+                entropy=entropy.mean(),
                 target_entropy=float(target_h),
             )
         # ---- targets ----------------------------------------------------------------------------

@@ -111,5 +111,13 @@ class GaussianActor(GaussianLastStep):
         (``n`` is accepted for interface parity and unused: the mean needs no averaging)."""
         if mode not in ("sample", "deterministic", "mean"):
             raise ValueError(f"mode: must be sample, deterministic or mean, got {mode!r}")
+        raw, s_emb = self._chain(obs, generator, noise=False)
+        return self._last_step(raw, s_emb, generator, noise=mode == "sample")
+
+    def _chain(
+        self, obs: torch.Tensor, generator: torch.Generator | None, noise: bool
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The mean network in place of a chain: (m_raw (B, A), s_emb); noise-free."""
+        del generator, noise
         s_emb = self.state_enc(obs)
-        return self._last_step(self.mean_net(s_emb), s_emb, generator, noise=mode == "sample")
+        return self.mean_net(s_emb), s_emb

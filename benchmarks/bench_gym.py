@@ -118,11 +118,11 @@ def speed_ratio(config: str, overrides: list[str], reps: int = 6, block: int = 5
     import gymnasium as gym
     from stable_baselines3 import SAC
 
-    from dyncontract.config import load_config
+    from dyncontract.config import load_config, merge, parse_set
     from dyncontract.rl.buffer import Batch, ReplayBuffer
     from dyncontract.rl.edmsac import EDMSAC
 
-    cfg = load_config(config, ["rl.algo=dmsac", *overrides]).rl
+    cfg = load_config(config, merge({"rl": {"algo": "dmsac"}}, parse_set(overrides))).rl
     torch.manual_seed(0)
     agent = EDMSAC(cfg, 3, 1, group=1)
     buf = ReplayBuffer(10_000, 3, 1, torch.device("cpu"))

@@ -374,3 +374,21 @@ def test_temperature_follows_the_chosen_entropy_estimate() -> None:
         moved[est] = (agent.alpha - 0.1, float(info["entropy"]))
     assert moved["last_step"][0] > 0 and moved["last_step"][1] < -2.0, moved
     assert moved["chain"][0] < 0 and moved["chain"][1] > -2.0, moved
+
+
+def test_gym_benchmark_speed_ratio_runs_with_the_gym_config() -> None:
+    """``benchmarks/bench_gym.py --speed-ratio`` (the issue's speed measurement) runs on the
+    shipped gym config with a ``--set`` override (a tiny, untimed version)."""
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("bench_gym", root / "benchmarks/bench_gym.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = bench.speed_ratio(
+        str(root / "configs/edmsac-gym.yaml"), ["rl.batch_size=64"], reps=1, block=2
+    )
+    assert out["dmsac_updates_per_s"] > 0 and out["sac_updates_per_s"] > 0
+    assert np.isfinite(out["ratio"]) and out["ratio"] > 0

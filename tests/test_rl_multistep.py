@@ -392,3 +392,51 @@ def test_gym_benchmark_speed_ratio_runs_with_the_gym_config() -> None:
     )
     assert out["dmsac_updates_per_s"] > 0 and out["sac_updates_per_s"] > 0
     assert np.isfinite(out["ratio"]) and out["ratio"] > 0
+
+
+def test_ema_actor_is_the_polyak_average_and_is_what_a_run_deploys(tmp_path) -> None:
+    """``eval_actor: ema``: the target actor follows ema <- ema + ema_tau (actor - ema) after
+    every actor update (checked against that recursion run by hand on copies of the weights),
+    and the trainer evaluates and checkpoints it as the deployed policy; the default leaves
+    the target actor untouched (next actions from the current actor)."""
+    from helpers import toy_trainer
+
+    from dyncontract.rl.evaluation import load_actor
+
+    g = torch.Generator().manual_seed(0)
+    batch = Batch(
+        torch.randn(64, 3, generator=g),
+        torch.rand(64, 1, generator=g) * 2 - 1,
+        torch.randn(64, generator=g),
+        torch.randn(64, 3, generator=g),
+        torch.zeros(64),
+    )
+    for eval_actor in ("actor", "ema"):
+        torch.manual_seed(0)
+        agent = EDMSAC(tiny_rl_config(eval_actor=eval_actor, ema_tau=0.2), 3, 1, group=1)
+        ema = [p.detach().clone() for p in agent.actor.parameters()]
+        start = [p.detach().clone() for p in agent.actor_target.parameters()]
+        for _ in range(3):
+            agent.update(batch, g, 0.0)
+            ema = [
+                e + 0.2 * (p.detach() - e)
+                for e, p in zip(ema, agent.actor.parameters(), strict=True)
+            ]
+        got = list(agent.actor_target.parameters())
+        if eval_actor == "ema":
+            for e, p in zip(ema, got, strict=True):
+                torch.testing.assert_close(p, e)
+            assert agent.deployed_actor is agent.actor_target
+        else:
+            assert all(torch.equal(p, s) for p, s in zip(got, start, strict=True))
+            assert agent.deployed_actor is agent.actor
+    cfg = tiny_rl_config(eval_actor="ema", ema_tau=0.05, prune_target=0.0)
+    tr = toy_trainer(cfg, tmp_path / "run", steps=4096)
+    tr.train()
+    assert tr.agent.n_actor_updates > 0
+    loaded = load_actor(tmp_path / "run")
+    obs = torch.randn(5, tr.obs_dim)
+    want = tr.agent.actor_target.act(obs, None, mode="deterministic")
+    torch.testing.assert_close(loaded.act(obs, None, mode="deterministic"), want)
+    other = tr.agent.actor.act(obs, None, mode="deterministic")
+    assert (other - want).abs().max() > 1e-4  # the trained actor is not what was deployed

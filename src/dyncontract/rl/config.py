@@ -24,6 +24,7 @@ LRSchedule = Literal["constant", "cosine", "linear"]
 CriticLoss = Literal["mse", "huber"]
 Squash = Literal["clip", "tanh"]
 NextAction = Literal["actor", "target_actor"]
+EvalActor = Literal["actor", "ema"]
 Activation = Literal["mish", "relu", "silu"]
 
 PosInt = Annotated[int, Field(ge=1)]
@@ -148,6 +149,13 @@ class RLConfig(BaseModel):
     #: single action + best of 16). "best_feasible" is an application's selection rule; the
     #: library treats it as "mean".
     eval_action: EvalAction = "deterministic"
+    #: which weights evaluation, the checkpoint's deployed policy and ``evaluate`` use: the
+    #: trained "actor", or "ema", its Polyak average at rate ``ema_tau`` per actor update (as
+    #: Diffusion-QL samples from an EMA of its diffusion actor; the average lives in the
+    #: target actor, whose Polyak update then runs at that rate). Collection always samples
+    #: from the trained actor.
+    eval_actor: EvalActor = "actor"
+    ema_tau: UnitFloat = 0.001  # Diffusion-QL: EMA decay 0.995 every 5 steps, ~0.001 a step
     eval_samples: PosInt = 8  # samples averaged ("mean") or extra candidates ("best_feasible")
     eval_every_steps: PosInt = 30_000  # a metrics row (with a held-out evaluation) every N steps
     eval_episodes: PosInt = 10  # generic gym envs: episodes per evaluation

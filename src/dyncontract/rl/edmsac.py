@@ -252,17 +252,31 @@ class EDMSAC(nn.Module):
                 target_entropy=float(target_h),
             )
         # ---- targets ----------------------------------------------------------------------------
-        self._polyak(self.critic, self.critic_target)
-        if cfg.next_action_from == "target_actor":
-            self._polyak(self.actor, self.actor_target)
+        self._polyak(self.critic, self.critic_target, cfg.tau)
+        if cfg.eval_actor == "ema":
+            if self.n_updates % cfg.actor_delay == 0:  # the actor changed in this update
+                self._polyak(self.actor, self.actor_target, cfg.ema_tau)
+        elif cfg.next_action_from == "target_actor":
+            self._polyak(self.actor, self.actor_target, cfg.tau)
         return info
 
+    @property
+    def deployed_actor(self) -> nn.Module:
+        """The actor that evaluation and deployment use (``cfg.eval_actor``): the trained one
+        or its Polyak average (the target actor)."""
+        return self.actor_target if self.cfg.eval_actor == "ema" else self.actor
+
+    @property
+    def deployed_key(self) -> str:
+        """The ``training_state`` key of :attr:`deployed_actor`."""
+        return "actor_target" if self.cfg.eval_actor == "ema" else "actor"
+
     @torch.no_grad()
-    def _polyak(self, src: nn.Module, dst: nn.Module) -> None:
+    def _polyak(self, src: nn.Module, dst: nn.Module, tau: float) -> None:
         src_p, dst_p = list(src.parameters()), list(dst.parameters())
         if len(src_p) != len(dst_p):
             raise RuntimeError("polyak: source and target networks differ")
-        torch._foreach_lerp_(dst_p, src_p, self.cfg.tau)
+        torch._foreach_lerp_(dst_p, src_p, tau)
 
     # ---- acting -------------------------------------------------------------------------------
     @torch.no_grad()

@@ -76,9 +76,10 @@ def load_actor(
 def actor_from_checkpoint(
     ck: dict, device: str | torch.device = "cpu"
 ) -> DiffusionActor | GaussianActor:
-    """The (masked) actor of a loaded checkpoint (``RunDir.load_checkpoint``), in eval mode."""
+    """The (masked) deployed actor of a loaded checkpoint (``RunDir.load_checkpoint``): the
+    trained actor, or its Polyak average with ``rl.eval_actor: ema``; in eval mode."""
     actor = build_actor(ck["actor_arch"]).to(device)
-    state = ck["agent"]["actor"]
+    state = ck["agent"][ck.get("deployed_actor", "actor")]
     if any(k.endswith("weight_orig") for k in state):
         attach_masks(actor)
     actor.load_state_dict(state)

@@ -158,7 +158,7 @@ class Trainer:
 
     def eval_policy(self) -> Policy:
         """The policy the evaluator scores (fresh noise each evaluation: training unaffected)."""
-        return self.make_eval_policy(actor_act_fn(self.agent.actor, self.device))
+        return self.make_eval_policy(actor_act_fn(self.agent.deployed_actor, self.device))
 
     # ------------------------------------------------------------------------------------------
     def write_meta(self) -> None:
@@ -235,6 +235,7 @@ class Trainer:
                 "act_dim": self.act_dim,
                 "algo": self.rl.algo,
                 "actor_arch": dict(self.agent.actor.arch),
+                "deployed_actor": self.agent.deployed_key,
                 "agent": self.agent.training_state(),
                 "buffer": self.buffer.state_dict(),
                 "rng": {

@@ -347,6 +347,17 @@ def test_chain_entropy_of_a_gaussian_actor_is_its_exact_entropy() -> None:
     torch.testing.assert_close(actor.chain_entropy(obs, None, 4), actor.entropy_estimate(obs))
 
 
+def _random_batch(g: torch.Generator, n: int = 64) -> Batch:
+    """n random one-step transitions (obs_dim 3, act_dim 1, every one terminal)."""
+    return Batch(
+        torch.randn(n, 3, generator=g),
+        torch.rand(n, 1, generator=g) * 2 - 1,
+        torch.randn(n, generator=g),
+        torch.randn(n, 3, generator=g),
+        torch.ones(n),
+    )
+
+
 def test_temperature_follows_the_chosen_entropy_estimate() -> None:
     """At initialisation a tanh diffusion actor's last-step entropy is far below the target
     (-2) while its whole-chain entropy is above it: one update raises the temperature with
@@ -363,13 +374,7 @@ def test_temperature_follows_the_chosen_entropy_estimate() -> None:
         )
         agent = EDMSAC(cfg, 3, 1, group=1)
         g = torch.Generator().manual_seed(0)
-        b = Batch(
-            torch.randn(64, 3, generator=g),
-            torch.rand(64, 1, generator=g) * 2 - 1,
-            torch.randn(64, generator=g),
-            torch.randn(64, 3, generator=g),
-            torch.zeros(64),
-        )
+        b = _random_batch(g)
         info = agent.update(b, g, 0.0)
         moved[est] = (agent.alpha - 0.1, float(info["entropy"]))
     assert moved["last_step"][0] > 0 and moved["last_step"][1] < -2.0, moved
@@ -404,13 +409,7 @@ def test_ema_actor_is_the_polyak_average_and_is_what_a_run_deploys(tmp_path) -> 
     from dyncontract.rl.evaluation import load_actor
 
     g = torch.Generator().manual_seed(0)
-    batch = Batch(
-        torch.randn(64, 3, generator=g),
-        torch.rand(64, 1, generator=g) * 2 - 1,
-        torch.randn(64, generator=g),
-        torch.randn(64, 3, generator=g),
-        torch.zeros(64),
-    )
+    batch = _random_batch(g)
     for eval_actor in ("actor", "ema"):
         torch.manual_seed(0)
         agent = EDMSAC(tiny_rl_config(eval_actor=eval_actor, ema_tau=0.2), 3, 1, group=1)

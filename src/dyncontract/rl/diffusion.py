@@ -56,6 +56,11 @@ def vp_beta_schedule(n_steps: int, beta_min: float = 0.1, beta_max: float = 10.0
     return 1.0 - alpha
 
 
+def tanh_log_det(u: torch.Tensor) -> torch.Tensor:
+    """log(1 - tanh(u)^2) elementwise, computed stably as 2 (log 2 - u - softplus(-2u))."""
+    return 2.0 * (math.log(2.0) - u - F.softplus(-2.0 * u))
+
+
 class _StraightThroughClamp(torch.autograd.Function):
     """clamp(x, -1, 1) forward, identity backward (so a mean outside the box can come back)."""
 
@@ -302,7 +307,7 @@ class GaussianLastStep(nn.Module):
             # SAC's squashing: u ~ N(raw, sigma^2), a = tanh(u), log-det of the Jacobian
             u = raw + log_std.exp() * z
             action = torch.tanh(u)
-            log_prob = log_prob - (2.0 * (math.log(2.0) - u - F.softplus(-2.0 * u))).sum(-1)
+            log_prob = log_prob - tanh_log_det(u).sum(-1)
         else:
             action = (mean + log_std.exp() * z).clamp(-1.0, 1.0)
         return ActorOutput(action, log_prob, mean, log_std, raw)
@@ -346,8 +351,7 @@ class GaussianLastStep(nn.Module):
         if self.squash == "tanh":
             z = torch.randn(raw.shape, generator=generator, device=raw.device)
             u = raw + log_std.exp() * z
-            log_det = 2.0 * (math.log(2.0) - u - F.softplus(-2.0 * u))  # log(1 - tanh(u)^2)
-            h = h + log_det.sum(-1).view(samples, B).mean(0)
+            h = h + tanh_log_det(u).sum(-1).view(samples, B).mean(0)
         return h
 
     def _chain(

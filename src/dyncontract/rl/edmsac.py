@@ -261,15 +261,15 @@ class EDMSAC(nn.Module):
         return info
 
     @property
-    def deployed_actor(self) -> nn.Module:
-        """The actor that evaluation and deployment use (``cfg.eval_actor``): the trained one
-        or its Polyak average (the target actor)."""
-        return self.actor_target if self.cfg.eval_actor == "ema" else self.actor
+    def deployed_key(self) -> str:
+        """Which actor evaluation and deployment use (``cfg.eval_actor``), by its attribute
+        and ``training_state`` key: the trained one or its Polyak average (the target actor)."""
+        return "actor_target" if self.cfg.eval_actor == "ema" else "actor"
 
     @property
-    def deployed_key(self) -> str:
-        """The ``training_state`` key of :attr:`deployed_actor`."""
-        return "actor_target" if self.cfg.eval_actor == "ema" else "actor"
+    def deployed_actor(self) -> nn.Module:
+        """The actor named by :attr:`deployed_key`."""
+        return getattr(self, self.deployed_key)
 
     @torch.no_grad()
     def _polyak(self, src: nn.Module, dst: nn.Module, tau: float) -> None:

@@ -443,8 +443,9 @@ def test_ema_actor_is_the_polyak_average_and_is_what_a_run_deploys(tmp_path) -> 
 
 def test_gym_config_critic_is_sb3_sacs_critic() -> None:
     """``configs/edmsac-gym.yaml`` uses SB3 SAC's critic on Pendulum (two 2 x 256 ReLU MLPs on
-    [obs, action], no LayerNorm): SB3's own critic weights, copied into the fused twin critic
-    the config builds, give the same Q values, and no parameter is left over."""
+    [obs, action], no LayerNorm): SB3's own critic weights load into the fused twin critic the
+    config builds (as the two-MLP layout ``q1``/``q2``, strictly: nothing missing or left
+    over) and give the same Q values."""
     from pathlib import Path
 
     from stable_baselines3 import SAC
@@ -455,18 +456,16 @@ def test_gym_config_critic_is_sb3_sacs_critic() -> None:
     cfg = load_config(str(root / "configs/edmsac-gym.yaml"), {"rl": {"env_id": "Pendulum-v1"}})
     agent = EDMSAC(cfg.rl, obs_dim=3, act_dim=1)
     sac = SAC("MlpPolicy", gym.make("Pendulum-v1"), seed=0, device="cpu")
-    sb3 = [
-        [m for m in q if isinstance(m, torch.nn.Linear)] for q in (sac.critic.qf0, sac.critic.qf1)
-    ]
-    ours = dict(agent.critic.named_parameters())
-    assert len(ours) == 2 * len(sb3[0])  # weights and biases only
+    sb3 = {
+        f"q{j + 1}.{k}": v
+        for j in (0, 1)
+        for k, v in sac.critic.get_submodule(f"qf{j}").state_dict().items()
+    }
+    agent.critic.load_state_dict(sb3)
+    g = torch.Generator().manual_seed(0)
+    obs = torch.randn(64, 3, generator=g)
+    act = torch.rand(64, 1, generator=g) * 2 - 1
     with torch.no_grad():
-        for i in range(len(sb3[0])):
-            ours[f"w{i}"].copy_(torch.stack([q[i].weight.T for q in sb3]))
-            ours[f"b{i}"].copy_(torch.stack([q[i].bias[None] for q in sb3]))
-        g = torch.Generator().manual_seed(0)
-        obs = torch.randn(64, 3, generator=g)
-        act = torch.rand(64, 1, generator=g) * 2 - 1
         q1, q2 = agent.critic(obs, act)
         r1, r2 = sac.critic(obs, act)
     assert torch.allclose(q1, r1.squeeze(-1), atol=1e-5)

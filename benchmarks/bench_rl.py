@@ -5,7 +5,7 @@ Usage::
 
     .venv/bin/python benchmarks/bench_rl.py [--run RUN_DIR] [--ratio 0.5] [--states 1000]
         [--threads N] [--train-reps 15] [--train-updates 8] [--wide 512]
-        [--note "idle machine"] [--skip-train] [--skip-deploy] [--json OUT]
+        [--compile-critic] [--note "idle machine"] [--skip-train] [--skip-deploy] [--json OUT]
 
 * **Training speed** (``train_updates_per_s``, ``train_updates_per_s_wide``): updates/s of
   ``EDMSAC.update`` for DMSAC, EDMSAC and ``dense_compact_width`` (DMSAC with an actor born
@@ -146,6 +146,9 @@ def main() -> None:
     ap.add_argument("--train-reps", type=int, default=15)
     ap.add_argument("--train-updates", type=int, default=8)
     ap.add_argument("--wide", type=int, default=512, help="actor_hidden of the wide figures")
+    ap.add_argument(
+        "--compile-critic", action="store_true", help="rl.compile_critic=true (torch.compile)"
+    )
     ap.add_argument("--skip-train", action="store_true")
     ap.add_argument("--skip-deploy", action="store_true")
     ap.add_argument("--note", default="not stated (pass --note: was the machine idle?)")
@@ -158,6 +161,8 @@ def main() -> None:
         cfg = load_config(f"{args.run}/config.yaml")
     else:
         cfg = load_config(None)
+    if args.compile_critic:
+        cfg = cfg.model_copy(update={"rl": cfg.rl.model_copy(update={"compile_critic": True})})
     from dyncontract.env import BatchedContractEnv
 
     env = BatchedContractEnv(cfg.scenario_obj(), cfg.env)
@@ -165,6 +170,9 @@ def main() -> None:
         "git_revision": git_revision(Path(__file__).parent),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "threads": torch.get_num_threads(),
+        "compile_critic": cfg.rl.compile_critic,
+        "prune_compact": cfg.rl.prune_compact,
+        "prune_probe_every": cfg.rl.prune_probe_every,
         "torch": torch.__version__,
         "note": args.note,
     }

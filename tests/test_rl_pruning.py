@@ -3,6 +3,8 @@ kept-neurons-only computation == masked dense computation, live scores, churn.""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -417,3 +419,81 @@ def test_mish_grad_equals_autograd_of_aten_mish():
     got = mish_grad(x.detach())
     assert torch.isfinite(got).all()
     assert torch.allclose(got, ref, rtol=1e-4, atol=1e-5)
+
+
+def _bandit_agents(**upd):
+    """Two identically initialised toy-bandit EDMSACs: kept neurons trained as a compact copy
+    (``prune_compact``) and sliced out of the full weights at every chain."""
+    from test_rl_bandit import ToyBandit
+
+    env = ToyBandit()
+    cfg = tiny_rl_config(**{"actor_hidden": 32, "actor_layers": 2, "prune_interval": 10**6, **upd})
+    agents = []
+    for compact in (True, False):
+        torch.manual_seed(0)
+        c = cfg.model_copy(update={"prune_compact": compact})
+        ag = EDMSAC(c, env.obs_dim, env.act_dim, group=1)
+        ag.pruner.apply_ratio(0.5)  # before any update: no Adam moments yet
+        agents.append(ag)
+    assert agents[0].pruner.compact.active and agents[1].pruner.compact is None
+    return env, agents
+
+
+def _train(env, ag, n: int, seed: int) -> None:
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(n):
+        obs = env.sample_states(64, g)
+        act = torch.rand(64, env.act_dim, generator=g) * 2 - 1
+        rew = env.step(obs, act)["reward"]
+        ag.update(Batch(obs, act, rew, obs, torch.ones(64)), g, progress=0.6)
+
+
+def test_compact_training_equals_sliced_training():
+    """Fixed masks, no Adam moments before them: training the compact copy gives the same
+    weights as training through slices of the full tensors (an independent computation), and
+    the full tensors' masked rows / columns do not move."""
+    env, (fast, ref) = _bandit_agents()
+    before = {k: v.clone() for k, v in fast.actor.state_dict().items()}
+    for ag in (fast, ref):
+        _train(env, ag, 30, seed=1)
+    sa, sb = fast.actor.state_dict(), ref.actor.state_dict()  # state_dict syncs the copy
+    for k in sb:
+        assert torch.allclose(sa[k], sb[k], atol=1e-5, rtol=1e-4), k
+    changed = [k for k in sb if k.endswith("_orig") and not torch.equal(sa[k], before[k])]
+    assert changed  # the kept weights trained
+    for i, m in enumerate(neuron_masks(fast.actor)):
+        k = f"denoiser.hidden.{i}"
+        assert torch.equal(sa[f"{k}.weight_orig"][~m], before[f"{k}.weight_orig"][~m])
+        assert torch.equal(sa[f"{k}.bias_orig"][~m], before[f"{k}.bias_orig"][~m])
+    obs = env.sample_states(32, torch.Generator().manual_seed(9))
+    a = fast.act(obs, torch.Generator().manual_seed(2), mode="deterministic")
+    b = ref.act(obs, torch.Generator().manual_seed(2), mode="deterministic")
+    assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_compact_training_survives_checkpoint_and_mask_changes():
+    """A checkpoint taken while the compact copy trains (values and Adam moments written
+    back, then rebuilt) resumes bit for bit, also across mask recomputations."""
+    env, (ag, _) = _bandit_agents(prune_interval=7)
+    _, (straight, _) = _bandit_agents(prune_interval=7)
+    for a in (ag, straight):
+        _train(env, a, 20, seed=1)  # two recomputations: the copy was rebuilt twice
+    assert ag.pruner.recomputations >= 3 and ag.pruner.compact.active
+    st = copy.deepcopy(ag.training_state())  # as through a file: no shared moment tensors
+    assert ag.pruner.compact.active
+    assert len(st["actor_opt"]["param_groups"]) == 1  # the full parameters only
+    torch.manual_seed(123)
+    other = EDMSAC(ag.cfg, env.obs_dim, env.act_dim, group=1)
+    other.load_training_state(st)
+    assert other.pruner.compact.active
+    for a in (ag, other, straight):
+        _train(env, a, 20, seed=2)
+    sa, sb = straight.actor.state_dict(), other.actor.state_dict()  # never checkpointed
+    for k in sa:
+        assert torch.equal(sa[k], sb[k]), k
+    # compaction for deployment reads the trained copy
+    small = compact_actor(ag.actor)
+    obs = env.sample_states(16, torch.Generator().manual_seed(4))
+    g = torch.Generator().manual_seed(5)
+    a, b = ag.act(obs, g, "deterministic"), small.act(obs, g, "deterministic")
+    assert torch.allclose(a, b, atol=1e-5)

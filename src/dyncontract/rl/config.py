@@ -90,6 +90,11 @@ class RLConfig(BaseModel):
     critic_layers: PosInt = 3
     critic_layer_norm: bool = True  # LayerNorm after each hidden layer of both critics
     critic_activation: Activation = "mish"
+    #: torch.compile both critics (inductor): on a CPU it fuses LayerNorm, Mish and their
+    #: backward into a few loops (about 15 % of an update at the default sizes, see
+    #: docs/edmsac.md); the first updates wait ~10-30 s for the compilation (a C++ compiler
+    #: is needed on a CPU). Off by default: short runs and the tests would pay the wait
+    compile_critic: bool = False
 
     # --- optimisation ------------------------------------------------------------------------
     actor_lr: PosFloat = 1e-3
@@ -141,6 +146,16 @@ class RLConfig(BaseModel):
     prune_target: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.5  # fraction of neurons masked
     prune_importance: Importance = "taylor"  # see rl/pruning.py
     prune_interval: PosInt = 200  # recompute masks every M actor updates
+    #: data-driven importance: probe (record) every this many actor updates; the running
+    #: scores' memory in updates does not depend on it (see rl/pruning.py)
+    prune_probe_every: PosInt = 16
+    #: train the kept neurons as a compact dense copy between mask recomputations (True), or
+    #: slice them out of the full weights at every chain (False); the same function and
+    #: gradients, except that masked weights and their Adam moments are frozen while masked.
+    #: Only with the trained actor deployed and sampling a' (eval_actor: actor,
+    #: next_action_from: actor): a Polyak-averaged target actor reads the full weights at
+    #: every update, so with it the slicing is used
+    prune_compact: bool = True
     prune_start_frac: float = 0.05  # ratio ramps 0 -> target between these fractions
     prune_end_frac: float = 0.5  # of the horizon (cubic schedule, Zhu & Gupta 2017)
 

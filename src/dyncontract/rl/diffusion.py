@@ -125,8 +125,12 @@ class Denoiser(nn.Module):
         self._plan_key: tuple | None = None
         self._plan: list[torch.Tensor | None] = []
         self._flat: dict[int, torch.Tensor] = {}
+        #: the compact copy of the kept neurons (see :meth:`make_compact`), or None
+        self._compact: _Compact | None = None
         #: set to a list by the pruner to record one actor update (see the class docs)
         self.probe: list | None = None
+        # whoever reads the weights through state_dict sees the compact copy's values
+        self.register_state_dict_pre_hook(lambda module, *_: module.sync_compact())
 
     # ----- which neurons are kept ---------------------------------------------------------------
     def keep_indices(self) -> list[torch.Tensor | None]:
@@ -154,10 +158,22 @@ class Denoiser(nn.Module):
             self._plan, self._plan_key = plan, key
         return self._plan
 
+    def _plan_key_now(self) -> tuple:
+        self.keep_indices()
+        return self._plan_key  # type: ignore[return-value]
+
     def effective_params(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """Weights and biases of the hidden layers and the output layer restricted to the kept
         neurons: hidden layer i is (k_i, k_{i-1}) (k_{-1} the full input), out (act_dim, k_last).
-        Differentiable w.r.t. the (unmasked) parameters."""
+        Differentiable w.r.t. the (unmasked) parameters — or, while a compact copy exists
+        (:meth:`make_compact`), the compact copy's tensors themselves."""
+        if self._compact is not None:
+            if self._compact.key != self._plan_key_now():
+                raise RuntimeError(
+                    "denoiser: the neuron masks changed while a compact copy of the kept "
+                    "neurons is being trained; drop_compact() before changing masks"
+                )
+            return self._compact.ws, self._compact.bs
         keep = self.keep_indices()
         ws: list[torch.Tensor] = []
         bs: list[torch.Tensor] = []
@@ -181,6 +197,56 @@ class Denoiser(nn.Module):
         ws.append(wo)
         bs.append(self.out.bias)
         return ws, bs
+
+    # ----- compact copy of the kept neurons ---------------------------------------------------
+    @torch.no_grad()
+    def make_compact(self) -> list[tuple[nn.Parameter, nn.Parameter]]:
+        """Copy the kept neurons' weights into new, smaller dense parameters that every forward
+        pass then uses (no slicing per chain), until :meth:`drop_compact`. Returns the pairs
+        (full parameter, its compact copy) for the optimiser to swap (empty when no neuron is
+        masked: then nothing is copied). The full tensors keep the masked neurons' weights,
+        untouched while the copy is trained; :meth:`sync_compact` writes the copy back."""
+        self.drop_compact()
+        keep = self.keep_indices()
+        if all(k is None for k in keep):
+            return []
+        layers = [*self.hidden, self.out]
+        ws: list[torch.Tensor] = []
+        bs: list[torch.Tensor] = []
+        slots: list[_Slot] = []
+        prev: torch.Tensor | None = None
+        for i, layer in enumerate(layers):
+            rows = keep[i] if i < len(keep) else None
+            full_w = getattr(layer, "weight_orig", None)
+            full_b = getattr(layer, "bias_orig", None)
+            full_w = layer.weight if full_w is None else full_w
+            full_b = layer.bias if full_b is None else full_b
+            for full, r, c, out in ((full_w, rows, prev, ws), (full_b, rows, None, bs)):
+                if r is None and c is None:
+                    out.append(full)  # nothing sliced: the parameter itself
+                    continue
+                slot = _Slot(full, r, c)
+                out.append(slot.compact)
+                slots.append(slot)
+            prev = rows
+        self._compact = _Compact(self._plan_key_now(), ws, bs, slots)
+        return [(s.full, s.compact) for s in slots]
+
+    @torch.no_grad()
+    def sync_compact(self) -> None:
+        """Write the compact copy's values into the full tensors (no-op without a copy)."""
+        if self._compact is not None:
+            for slot in self._compact.slots:
+                slot.scatter(slot.compact, slot.full)
+
+    def drop_compact(self) -> None:
+        """Write the compact copy back and stop using it."""
+        self.sync_compact()
+        self._compact = None
+
+    @property
+    def compact_slots(self) -> list[_Slot]:
+        return [] if self._compact is None else list(self._compact.slots)
 
     # ----- evaluation ---------------------------------------------------------------------------
     def bind(self, t_all: torch.Tensor, s_emb: torch.Tensor):
@@ -221,6 +287,42 @@ class Denoiser(nn.Module):
         for w, b in zip(ws[:-1], bs[:-1], strict=True):
             h = self.act(torch.nn.functional.linear(h, w, b))
         return torch.nn.functional.linear(h, ws[-1], bs[-1])
+
+
+class _Slot:
+    """One sliced tensor of the compact copy: rows ``rows`` (None: all) and columns ``cols``
+    (None: all) of ``full``; ``compact`` is a new leaf parameter holding them."""
+
+    __slots__ = ("full", "rows", "cols", "compact")
+
+    def __init__(self, full: torch.Tensor, rows: torch.Tensor | None, cols: torch.Tensor | None):
+        self.full, self.rows, self.cols = full, rows, cols
+        self.compact = nn.Parameter(self.gather(full.detach()).clone())
+
+    def gather(self, t: torch.Tensor) -> torch.Tensor:
+        """The slot's part of a tensor shaped like ``full`` (an Adam moment, say)."""
+        if self.rows is not None:
+            t = t.index_select(0, self.rows)
+        if self.cols is not None:
+            t = t.index_select(1, self.cols)
+        return t
+
+    def scatter(self, part: torch.Tensor, into: torch.Tensor) -> None:
+        """Write ``part`` (compact-shaped) into the slot's positions of ``into`` (full-shaped)."""
+        if self.rows is not None and self.cols is not None:
+            into[self.rows[:, None], self.cols[None, :]] = part
+        elif self.rows is not None:
+            into[self.rows] = part
+        else:
+            into[:, self.cols] = part
+
+
+@dataclass
+class _Compact:
+    key: tuple
+    ws: list[torch.Tensor]
+    bs: list[torch.Tensor]
+    slots: list[_Slot]
 
 
 class _ProbeStep:
@@ -435,6 +537,9 @@ class DiffusionActor(GaussianLastStep):
         }
         for name, v in coefs.items():
             self.register_buffer(name, torch.as_tensor(v, dtype=torch.float32), persistent=False)
+        # the same float32 values as Python numbers: the chain multiplies by scalars (no
+        # indexing op and no broadcast 0-d tensor per step, forward and backward)
+        self._coef = {k: [float(c) for c in getattr(self, k)] for k in coefs}
 
     # ------------------------------------------------------------------------------------------
     def _chain(
@@ -451,15 +556,16 @@ class DiffusionActor(GaussianLastStep):
             x = torch.zeros(B, self.act_dim, device=obs.device)
         raw = x
         eps_fn = self.denoiser.bind(t_all, s_emb)  # kept neurons only, once per chain
+        c = self._coef
         for i in reversed(range(self.n_steps)):
             eps = eps_fn(x, i)
-            raw = self.sqrt_recip_abar[i] * x - self.sqrt_recipm1_abar[i] * eps
+            raw = torch.add(x * c["sqrt_recip_abar"][i], eps, alpha=-c["sqrt_recipm1_abar"][i])
             if i > 0:
                 x0 = raw.clamp(-self.x0_clip, self.x0_clip)
-                x = self.post_coef1[i] * x0 + self.post_coef2[i] * x
+                x = torch.add(x0 * c["post_coef1"][i], x, alpha=c["post_coef2"][i])
                 if noise:
                     z = torch.randn(B, self.act_dim, generator=generator, device=obs.device)
-                    x = x + self.post_std[i] * z
+                    x = x.add_(z, alpha=c["post_std"][i])
         return raw, s_emb
 
     def imitation_loss(

@@ -38,7 +38,7 @@ from dyncontract.rl.config import RLConfig
 from dyncontract.rl.diffusion import DiffusionActor
 from dyncontract.rl.gaussian import GaussianActor
 from dyncontract.rl.networks import TwinCritic
-from dyncontract.rl.pruning import DynamicPruner, pruning_ratio
+from dyncontract.rl.pruning import CompactTraining, DynamicPruner, pruning_ratio
 
 
 def lr_factor(schedule: str, progress: float, final_frac: float) -> float:
@@ -116,8 +116,12 @@ class EDMSAC(nn.Module):
                 start=cfg.prune_start_frac,
                 end=cfg.prune_end_frac,
                 interval=cfg.prune_interval,
+                probe_every=cfg.prune_probe_every,
             )
         self.critic_target = copy.deepcopy(self.critic)
+        if cfg.compile_critic:  # compiled in place: parameters and state_dict keys unchanged
+            self.critic.compile(dynamic=False)
+            self.critic_target.compile(dynamic=False)
         for p in (*self.actor_target.parameters(), *self.critic_target.parameters()):
             p.requires_grad_(False)
         self.log_alpha = nn.Parameter(
@@ -129,6 +133,14 @@ class EDMSAC(nn.Module):
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.actor_lr, **fused)
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr, **fused)
         self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=cfg.alpha_lr, **fused)
+        if (
+            self.pruner is not None
+            and cfg.prune_compact
+            and cfg.eval_actor == "actor"
+            and cfg.next_action_from == "actor"
+        ):
+            # between mask recomputations the kept neurons train as a compact dense copy
+            self.pruner.compact = CompactTraining(self.actor, self.actor_opt)
         self.n_updates = 0
         self.n_actor_updates = 0
 
@@ -149,10 +161,12 @@ class EDMSAC(nn.Module):
             for g in opt.param_groups:
                 g["lr"] = base * f
 
-    def _step(self, opt: torch.optim.Optimizer, loss: torch.Tensor, params) -> None:
+    def _step(self, opt: torch.optim.Optimizer, loss: torch.Tensor) -> None:
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if self.cfg.grad_clip > 0:
+            # every group: the actor's may hold the compact copy of its kept neurons
+            params = [p for g in opt.param_groups for p in g["params"] if p.grad is not None]
             nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
         opt.step()
 
@@ -198,7 +212,7 @@ class EDMSAC(nn.Module):
                 qg = q.view(-1, m)
                 qc = qg - qg.mean(1, keepdim=True)
                 critic_loss = critic_loss + cfg.critic_center_weight * F.mse_loss(qc, yc)
-        self._step(self.critic_opt, critic_loss, self.critic.parameters())
+        self._step(self.critic_opt, critic_loss)
         self.n_updates += 1
         info: dict[str, torch.Tensor | float] = {
             "critic_loss": critic_loss.detach(),
@@ -227,7 +241,7 @@ class EDMSAC(nn.Module):
             if cfg.oob_penalty > 0 and cfg.action_squash == "clip":
                 oob = F.relu(out.raw_mean.abs() - 1.0).pow(2).sum(-1)
                 actor_loss = actor_loss + cfg.oob_penalty * oob.mean()
-            self._step(self.actor_opt, actor_loss, self.actor.parameters())
+            self._step(self.actor_opt, actor_loss)
             self.critic.requires_grad_(True)
             if self.pruner is not None:
                 self.pruner.end_update()
@@ -288,7 +302,20 @@ class EDMSAC(nn.Module):
 
     # ---- checkpointing ------------------------------------------------------------------------
     def training_state(self) -> dict:
-        """Everything needed to continue training (tensors and plain Python values only)."""
+        """Everything needed to continue training (tensors and plain Python values only).
+
+        The full tensors are saved: a compact copy of the kept neurons is written back (and
+        its optimiser group folded into the full parameters' state) first, then rebuilt."""
+        compact = self.pruner.compact if self.pruner is not None else None
+        if compact is not None and compact.active:
+            compact.release()
+            try:
+                return self._training_state()
+            finally:
+                compact.acquire()
+        return self._training_state()
+
+    def _training_state(self) -> dict:
         return {
             "actor": self.actor.state_dict(),
             "actor_target": self.actor_target.state_dict(),
@@ -304,6 +331,9 @@ class EDMSAC(nn.Module):
         }
 
     def load_training_state(self, st: dict) -> None:
+        compact = self.pruner.compact if self.pruner is not None else None
+        if compact is not None:
+            compact.release()
         self.actor.load_state_dict(st["actor"])
         self.actor_target.load_state_dict(st["actor_target"])
         self.critic.load_state_dict(st["critic"])
@@ -317,3 +347,5 @@ class EDMSAC(nn.Module):
         self.n_actor_updates = int(st["n_actor_updates"])
         if self.pruner is not None and st.get("pruner") is not None:
             self.pruner.load_state_dict(st["pruner"])
+        if compact is not None:
+            compact.acquire()  # no-op while no neuron is masked

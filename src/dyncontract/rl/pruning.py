@@ -33,14 +33,14 @@
     - ``gradient``: running mean of |z_n dL/dz_n| (z_n unmasked; for a masked neuron
       dL/dz_n is the gradient at its actual pre-activation 0: Mish'(0) dL/da_n).
   The data-driven scores come from a *probe* of the actor update: every ``probe_every``-th
-  update (default 4) the denoiser records each step's kept pre-activations and, by tensor
-  hooks, the loss gradients at the kept activations and at eps; after the backward pass
-  :meth:`DynamicPruner.probe_scores` computes the masked neurons' pre-activations and
-  output gradients with two small matrix products per layer (no dense forward), and the
-  scores enter an exponential running mean (memory ~ 1 / (1 - ``ema``) actor updates).
-  Before anything was recorded the magnitude score is used. Tested against an
-  independent autograd computation with explicit per-row gates on the dense network
-  (``test_probe_scores_equal_gate_computation``).
+  update (default 16, ``rl.prune_probe_every``) the denoiser records each step's kept
+  pre-activations and, by tensor hooks, the loss gradients at the kept activations and at
+  eps; after the backward pass :meth:`DynamicPruner.probe_scores` computes the masked
+  neurons' pre-activations and output gradients with two small matrix products per layer
+  (no dense forward), and the scores enter an exponential running mean (memory
+  ~ 1 / (1 - ``ema``) actor updates). Before anything was recorded the magnitude score is
+  used. Tested against an independent autograd computation with explicit per-row gates on
+  the dense network (``test_probe_scores_equal_gate_computation``).
 * **Schedule.** The pruning ratio follows the cubic schedule of Zhu & Gupta (2017) from 0 at
   ``prune_start_frac`` of training to ``prune_target`` at ``prune_end_frac``, then stays.
   Every layer is pruned by the same ratio (the ``round(ratio * width)`` least important
@@ -49,6 +49,11 @@
   scores; the target actor gets a copy of the masks. Each recomputation records its churn:
   ``last_churn`` (``revived``, ``newly_masked``), ``churn_total`` and :meth:`take_churn`
   (revived + newly masked since the last metrics row: the ``mask_churn`` column).
+* **Compact training.** Between recomputations the kept neurons can train as a compact
+  dense copy (:class:`CompactTraining`, ``rl.prune_compact``): the same function and
+  gradients as the slicing, without a gather per chain, a scatter into full-size gradients
+  or an optimiser step over the masked weights; masked weights and their Adam moments are
+  frozen while masked and written back / rebuilt at every recomputation and checkpoint.
 * **Deployment.** :func:`compact_actor` slices the kept neurons into a smaller dense actor
   with identical outputs; :func:`deployment_pruning` says what pruning the deployed actor
   actually got (ratio reached, whether a mask was ever computed) for ``evaluate``.
@@ -143,6 +148,70 @@ def pruning_ratio(actor: DiffusionActor) -> float:
     return float(sum((~m).sum().item() for m in masks)) / max(total, 1)
 
 
+class CompactTraining:
+    """Train the kept neurons as a compact dense copy between mask recomputations.
+
+    :meth:`acquire` (after the masks changed) asks the denoiser for a compact copy of its kept
+    neurons (:meth:`~dyncontract.rl.diffusion.Denoiser.make_compact`) and hands the copy to
+    the optimiser as an extra parameter group, with Adam's moments and step sliced from the
+    full tensors' state. Forward and backward then run on the smaller tensors only: no
+    slicing per chain, no gradient scattered into full-size zero tensors, and the optimiser
+    and the gradient clipping touch the kept weights only (the full tensors of the sliced
+    layers get no gradient, so Adam skips them). :meth:`release` (before the masks change and
+    before a checkpoint) writes the copy's values and moments back into the full tensors and
+    removes the group. While a neuron is masked its weights and their Adam moments are frozen
+    (the sliced computation instead let pre-masking momentum keep moving them); it can come
+    back at any recomputation with the weights it had.
+    """
+
+    def __init__(self, actor: DiffusionActor, optimizer: torch.optim.Optimizer) -> None:
+        self.actor, self.opt = actor, optimizer
+        self._group: dict | None = None
+
+    @property
+    def active(self) -> bool:
+        return self._group is not None
+
+    @torch.no_grad()
+    def acquire(self) -> None:
+        """Start training the current kept neurons as a compact copy (no-op if none masked)."""
+        self.release()
+        pairs = self.actor.denoiser.make_compact()
+        if not pairs:
+            return
+        for slot in self.actor.denoiser.compact_slots:
+            st = self.opt.state.get(slot.full)
+            if st:
+                self.opt.state[slot.compact] = {
+                    k: (slot.gather(v).clone() if k.startswith("exp_avg") else v.clone())
+                    for k, v in st.items()
+                }
+        base = {k: v for k, v in self.opt.param_groups[0].items() if k != "params"}
+        self.opt.add_param_group({**base, "params": [c for _, c in pairs]})
+        self._group = self.opt.param_groups[-1]
+
+    @torch.no_grad()
+    def release(self) -> None:
+        """Write the compact copy (values and Adam state) back and drop its parameter group."""
+        if self._group is None:
+            return
+        for slot in self.actor.denoiser.compact_slots:
+            st = self.opt.state.pop(slot.compact, None)
+            if not st:
+                continue
+            full = self.opt.state.setdefault(slot.full, {})
+            for k, v in st.items():
+                if k.startswith("exp_avg"):
+                    if k not in full:
+                        full[k] = torch.zeros_like(slot.full)
+                    slot.scatter(v, full[k])
+                else:  # the step count: the kept weights' (the masked ones were frozen)
+                    full[k] = v.clone()
+        self.opt.param_groups.remove(self._group)
+        self._group = None
+        self.actor.denoiser.drop_compact()
+
+
 MISH_GRAD_0 = math.tanh(math.log(2.0))  # Mish'(0)
 
 #: importance criteria computed from the probe of an actor update (all but ``magnitude``)
@@ -178,7 +247,7 @@ class DynamicPruner:
         end: float = 0.5,
         interval: int = 200,
         ema: float = 0.99,
-        probe_every: int = 4,
+        probe_every: int = 16,
     ) -> None:
         if importance not in ("magnitude", *DATA_DRIVEN):
             raise ValueError(f"prune_importance: unknown {importance!r}")
@@ -189,6 +258,8 @@ class DynamicPruner:
         self.interval = interval
         self.ema = ema
         self.probe_every = max(1, int(probe_every))
+        #: set by the learner to train the kept neurons as a compact copy (CompactTraining)
+        self.compact: CompactTraining | None = None
         self.calls = 0
         self.ratio = 0.0
         #: mask recomputations so far, and the largest fraction of neurons ever masked
@@ -309,6 +380,7 @@ class DynamicPruner:
     @torch.no_grad()
     def magnitude_scores(self) -> list[torch.Tensor]:
         """||[W_in[n], b_n]|| * ||W_out[:, n]|| from the unmasked weights."""
+        self.actor.denoiser.sync_compact()
         out = []
         for i, layer in enumerate(self.actor.denoiser.hidden):
             w = _orig(layer, "weight")
@@ -339,6 +411,8 @@ class DynamicPruner:
     @torch.no_grad()
     def apply_ratio(self, ratio: float) -> None:
         """Mask the ``round(ratio * width)`` least important neurons of every hidden layer."""
+        if self.compact is not None:
+            self.compact.release()  # the scores and the masks work on the full tensors
         old = neuron_masks(self.actor)
         masks = []
         for s in self.current_scores():
@@ -361,6 +435,8 @@ class DynamicPruner:
         for t in self.targets:
             set_neuron_masks(t, masks)
         self.max_ratio = max(self.max_ratio, pruning_ratio(self.actor))
+        if self.compact is not None:
+            self.compact.acquire()
 
     def take_churn(self) -> int:
         """Neurons revived + newly masked since the previous call (one metrics row)."""
@@ -452,6 +528,7 @@ def compact_actor(actor: DiffusionActor) -> DiffusionActor:
     Hidden layer i keeps rows ``keep_i`` of its (masked) weight and bias; the next layer keeps
     the matching columns. Everything else is copied unchanged.
     """
+    actor.denoiser.sync_compact()
     masks = neuron_masks(actor)
     keep = [torch.nonzero(m).squeeze(1) for m in masks]
     arch = dict(actor.arch)

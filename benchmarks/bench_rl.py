@@ -4,7 +4,7 @@ amortisation vs the solver.
 Usage::
 
     .venv/bin/python benchmarks/bench_rl.py [--run RUN_DIR] [--ratio 0.5] [--states 1000]
-        [--threads N] [--train-reps 15] [--train-updates 8] [--wide 512]
+        [--threads N] [--train-reps 30] [--train-updates 8] [--wide 512]
         [--compile-critic] [--note "idle machine"] [--skip-train] [--skip-deploy] [--json OUT]
 
 * **Training speed** (``train_updates_per_s``, ``train_updates_per_s_wide``): updates/s of
@@ -143,7 +143,7 @@ def main() -> None:
     ap.add_argument("--states", type=int, default=1000)
     ap.add_argument("--reps", type=int, default=15)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
-    ap.add_argument("--train-reps", type=int, default=15)
+    ap.add_argument("--train-reps", type=int, default=30)
     ap.add_argument("--train-updates", type=int, default=8)
     ap.add_argument("--wide", type=int, default=512, help="actor_hidden of the wide figures")
     ap.add_argument(

@@ -5,7 +5,7 @@ Usage::
 
     .venv/bin/python benchmarks/bench_rl.py [--run RUN_DIR] [--ratio 0.5] [--states 1000]
         [--threads N] [--train-reps 30] [--train-updates 8] [--wide 512]
-        [--compile-critic] [--note "idle machine"] [--skip-train] [--skip-deploy] [--json OUT]
+        [--compile-critic] [--compile-chain] [--note "idle machine"] [--skip-train] [--skip-deploy] [--json OUT]
 
 * **Training speed** (``train_updates_per_s``, ``train_updates_per_s_wide``): updates/s of
   ``EDMSAC.update`` for DMSAC, EDMSAC and ``dense_compact_width`` (DMSAC with an actor born
@@ -149,6 +149,9 @@ def main() -> None:
     ap.add_argument(
         "--compile-critic", action="store_true", help="rl.compile_critic=true (torch.compile)"
     )
+    ap.add_argument(
+        "--compile-chain", action="store_true", help="rl.compile_chain=true (torch.compile)"
+    )
     ap.add_argument("--skip-train", action="store_true")
     ap.add_argument("--skip-deploy", action="store_true")
     ap.add_argument("--note", default="not stated (pass --note: was the machine idle?)")
@@ -161,8 +164,9 @@ def main() -> None:
         cfg = load_config(f"{args.run}/config.yaml")
     else:
         cfg = load_config(None)
-    if args.compile_critic:
-        cfg = cfg.model_copy(update={"rl": cfg.rl.model_copy(update={"compile_critic": True})})
+    compile_upd = {"compile_critic": args.compile_critic, "compile_chain": args.compile_chain}
+    if any(compile_upd.values()):
+        cfg = cfg.model_copy(update={"rl": cfg.rl.model_copy(update=compile_upd)})
     from dyncontract.env import BatchedContractEnv
 
     env = BatchedContractEnv(cfg.scenario_obj(), cfg.env)
@@ -171,6 +175,7 @@ def main() -> None:
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "threads": torch.get_num_threads(),
         "compile_critic": cfg.rl.compile_critic,
+        "compile_chain": cfg.rl.compile_chain,
         "prune_compact": cfg.rl.prune_compact,
         "prune_probe_every": cfg.rl.prune_probe_every,
         "torch": torch.__version__,

@@ -160,10 +160,11 @@ def test_coordinate_probe_redraws_one_coordinate_in_a_share_of_rows():
     assert torch.equal(coordinate_probe(a, 0.0, None), a)
 
 
-def test_compiled_critic_updates_like_the_eager_critic():
-    """rl.compile_critic: the inductor-compiled critics give the eager critics' Q values, and
-    a few full updates (critic, actor through the critic, temperature) stay equal to float
-    rounding; checkpoints keep the eager state_dict keys."""
+def test_compiled_critic_and_chain_update_like_eager():
+    """rl.compile_critic + rl.compile_chain: the inductor-compiled critics give the eager
+    critics' Q values, the compiled reverse chain the eager chain's actions, and a few full
+    updates (critic, actor through the chain and the critic, temperature; EDMSAC with masks
+    and its probe) stay equal to float rounding; state_dict keys are the eager ones."""
     cfg = RLConfig(
         num_envs=32, batch_size=32, actions_per_state=4, critic_hidden=32, actor_hidden=16,
         actor_layers=2, diffusion_steps=3, learning_starts=0,
@@ -175,13 +176,19 @@ def test_compiled_critic_updates_like_the_eager_critic():
     agents = []
     for compiled in (False, True):
         torch.manual_seed(0)
-        agents.append(EDMSAC(cfg.model_copy(update={"compile_critic": compiled}), 3, 2))
+        upd = {"compile_critic": compiled, "compile_chain": compiled, "prune_probe_every": 2}
+        ag = EDMSAC(cfg.model_copy(update=upd), 3, 2)
+        ag.pruner.apply_ratio(0.5)
+        agents.append(ag)
     eager, comp = agents
+    assert comp.actor.compiled_chain is not None and eager.actor.compiled_chain is None
     assert torch.allclose(eager.critic.q_min(obs, act), comp.critic.q_min(obs, act), atol=1e-5)
+    outs = [ag.actor(obs, torch.Generator().manual_seed(3)).action for ag in agents]
+    assert torch.allclose(outs[0], outs[1], atol=1e-5)
     for ag in agents:
         gen = torch.Generator().manual_seed(1)
-        for _ in range(3):
-            ag.update(batch, gen, progress=0.1)
+        for _ in range(4):  # probed and unprobed actor updates
+            ag.update(batch, gen, progress=0.6)
     se, sc = eager.critic.state_dict(), comp.critic.state_dict()
     assert list(se) == list(sc)
     for k in se:

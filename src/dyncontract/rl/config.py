@@ -95,6 +95,9 @@ class RLConfig(BaseModel):
     #: docs/edmsac.md); the first updates wait ~10-30 s for the compilation (a C++ compiler
     #: is needed on a CPU). Off by default: short runs and the tests would pay the wait
     compile_critic: bool = False
+    #: torch.compile the diffusion actor's reverse chain in the actor update (not while the
+    #: pruner's probe records)
+    compile_chain: bool = False
 
     # --- optimisation ------------------------------------------------------------------------
     actor_lr: PosFloat = 1e-3

@@ -38,6 +38,7 @@ last-step means of ``n`` independent chains. ``mode="sample"`` draws from the po
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -249,36 +250,26 @@ class Denoiser(nn.Module):
         return [] if self._compact is None else list(self._compact.slots)
 
     # ----- evaluation ---------------------------------------------------------------------------
-    def bind(self, t_all: torch.Tensor, s_emb: torch.Tensor):
+    def bind(self, t_all: torch.Tensor, s_emb: torch.Tensor) -> BoundDenoiser:
         """Prepare one reverse chain: t_all (N, time_dim) step embeddings, s_emb (B, state_dim).
-        Returns ``eps(x, i)``: the predicted noise (B, act_dim) of x (B, act_dim) at step i."""
+        Returns a :class:`BoundDenoiser`; ``eps(x, i)`` is the predicted noise (B, act_dim) of
+        x (B, act_dim) at step i."""
         ws, bs = self.effective_params()
         a, td = self.act_dim, self.time_dim
         w0 = ws[0]
         # state and step contributions of the first layer, once per chain: (N, B, k0)
         ctx = torch.addmm(bs[0], s_emb, w0[:, a + td :].t())
         ctx = ctx.unsqueeze(0) + (t_all @ w0[:, a : a + td].t()).unsqueeze(1)
-        w0x = w0[:, :a].t()
         rest = [(w.t(), b) for w, b in zip(ws[1:-1], bs[1:-1], strict=True)]
-        wo, bo = ws[-1].t(), bs[-1]
-        act = self.act
         probe = self.probe if torch.is_grad_enabled() else None
+        record = None
+        if probe is not None:
 
-        def eps(x: torch.Tensor, i: int) -> torch.Tensor:
-            z = torch.addmm(ctx[i], x, w0x)
-            h = act(z)
-            zs, hs = [z], [h]
-            for w, b in rest:
-                z = torch.addmm(b, h, w)
-                h = act(z)
-                zs.append(z)
-                hs.append(h)
-            out = torch.addmm(bo, h, wo)
-            if probe is not None and out.requires_grad:
-                probe.append(_ProbeStep(x, t_all[i], s_emb, zs, hs, out))
-            return out
+            def record(x, i, zs, hs, out):  # type: ignore[no-untyped-def]
+                if out.requires_grad:
+                    probe.append(_ProbeStep(x, t_all[i], s_emb, zs, hs, out))
 
-        return eps
+        return BoundDenoiser(ctx, w0[:, :a].t(), rest, ws[-1].t(), bs[-1], self.act, record)
 
     def forward(self, x: torch.Tensor, t_emb: torch.Tensor, s_emb: torch.Tensor) -> torch.Tensor:
         """x (B, act_dim), t_emb (B, time_dim), s_emb (B, state_dim) -> eps (B, act_dim)."""
@@ -287,6 +278,69 @@ class Denoiser(nn.Module):
         for w, b in zip(ws[:-1], bs[:-1], strict=True):
             h = self.act(torch.nn.functional.linear(h, w, b))
         return torch.nn.functional.linear(h, ws[-1], bs[-1])
+
+
+def denoiser_eps(
+    x: torch.Tensor,
+    ctx_i: torch.Tensor,
+    w0x: torch.Tensor,
+    rest: list[tuple[torch.Tensor, torch.Tensor]],
+    wo: torch.Tensor,
+    bo: torch.Tensor,
+    act,  # type: ignore[no-untyped-def]
+) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
+    """One denoiser evaluation on bound weights: eps (B, act_dim) and every hidden layer's
+    pre-activations and activations."""
+    z = torch.addmm(ctx_i, x, w0x)
+    h = act(z)
+    zs, hs = [z], [h]
+    for w, b in rest:
+        z = torch.addmm(b, h, w)
+        h = act(z)
+        zs.append(z)
+        hs.append(h)
+    return torch.addmm(bo, h, wo), zs, hs
+
+
+class BoundDenoiser:
+    """The denoiser's weights prepared for one reverse chain (:meth:`Denoiser.bind`):
+    ``ctx`` (N, B, k0) the first layer's state + step part per step, ``w0x`` (act_dim, k0)
+    its x part, ``rest`` the other hidden layers (transposed weight, bias), ``wo``/``bo`` the
+    output layer; ``record`` the pruner's probe (None when not recording)."""
+
+    def __init__(self, ctx, w0x, rest, wo, bo, act, record) -> None:  # type: ignore[no-untyped-def]
+        self.ctx, self.w0x, self.rest, self.wo, self.bo = ctx, w0x, rest, wo, bo
+        self.act, self.record = act, record
+
+    def __call__(self, x: torch.Tensor, i: int) -> torch.Tensor:
+        out, zs, hs = denoiser_eps(x, self.ctx[i], self.w0x, self.rest, self.wo, self.bo, self.act)
+        if self.record is not None:
+            self.record(x, i, zs, hs, out)
+        return out
+
+
+def reverse_chain(
+    x: torch.Tensor,
+    zs: list[torch.Tensor] | None,
+    eps: Callable[[torch.Tensor, int], torch.Tensor],
+    n_steps: int,
+    coef: dict[str, list[float]],
+    x0_clip: float,
+) -> torch.Tensor:
+    """The reverse chain from x_N (B, A) to the last-step raw mean (B, A): ``eps(x, i)`` the
+    bound denoiser (:meth:`Denoiser.bind`), ``zs`` the posterior noises of steps N-1 .. 1
+    (None: noise-free), ``coef`` the DDPM coefficients as Python numbers. What
+    ``rl.compile_chain`` compiles (then with a :class:`BoundDenoiser` that does not record)."""
+    raw = x
+    for i in reversed(range(n_steps)):
+        e = eps(x, i)
+        raw = torch.add(x * coef["sqrt_recip_abar"][i], e, alpha=-coef["sqrt_recipm1_abar"][i])
+        if i > 0:
+            x0 = raw.clamp(-x0_clip, x0_clip)
+            x = torch.add(x0 * coef["post_coef1"][i], x, alpha=coef["post_coef2"][i])
+            if zs is not None:
+                x = torch.add(x, zs[n_steps - 1 - i], alpha=coef["post_std"][i])
+    return raw
 
 
 class _Slot:
@@ -540,6 +594,15 @@ class DiffusionActor(GaussianLastStep):
         # the same float32 values as Python numbers: the chain multiplies by scalars (no
         # indexing op and no broadcast 0-d tensor per step, forward and backward)
         self._coef = {k: [float(c) for c in getattr(self, k)] for k in coefs}
+        #: a compiled :func:`reverse_chain` (see :meth:`compile_chain`), or None
+        self.compiled_chain = None
+
+    def compile_chain(self) -> None:
+        """Use a ``torch.compile``-d :func:`reverse_chain` in the chains that record gradients
+        (the actor update; not while the pruner's probe records). Shapes may change (kept
+        widths during the pruning ramp, batch sizes): dimensions become dynamic after the
+        first recompilation."""
+        self.compiled_chain = torch.compile(reverse_chain, dynamic=None)
 
     # ------------------------------------------------------------------------------------------
     def _chain(
@@ -554,18 +617,22 @@ class DiffusionActor(GaussianLastStep):
             x = torch.randn(B, self.act_dim, generator=generator, device=obs.device)
         else:
             x = torch.zeros(B, self.act_dim, device=obs.device)
-        raw = x
-        eps_fn = self.denoiser.bind(t_all, s_emb)  # kept neurons only, once per chain
-        c = self._coef
-        for i in reversed(range(self.n_steps)):
-            eps = eps_fn(x, i)
-            raw = torch.add(x * c["sqrt_recip_abar"][i], eps, alpha=-c["sqrt_recipm1_abar"][i])
-            if i > 0:
-                x0 = raw.clamp(-self.x0_clip, self.x0_clip)
-                x = torch.add(x0 * c["post_coef1"][i], x, alpha=c["post_coef2"][i])
-                if noise:
-                    z = torch.randn(B, self.act_dim, generator=generator, device=obs.device)
-                    x = x.add_(z, alpha=c["post_std"][i])
+        # the posterior noises of steps N-1 .. 1, drawn in the order the chain uses them
+        zs = None
+        if noise:
+            zs = [
+                torch.randn(B, self.act_dim, generator=generator, device=obs.device)
+                for _ in range(self.n_steps - 1)
+            ]
+        eps = self.denoiser.bind(t_all, s_emb)  # kept neurons only, once per chain
+        fn = reverse_chain
+        if (
+            self.compiled_chain is not None
+            and torch.is_grad_enabled()
+            and getattr(eps, "record", True) is None  # a BoundDenoiser that does not record
+        ):
+            fn = self.compiled_chain
+        raw = fn(x, zs, eps, self.n_steps, self._coef, self.x0_clip)
         return raw, s_emb
 
     def imitation_loss(

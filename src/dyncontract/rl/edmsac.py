@@ -119,6 +119,8 @@ class EDMSAC(nn.Module):
                 probe_every=cfg.prune_probe_every,
             )
         self.critic_target = copy.deepcopy(self.critic)
+        if cfg.compile_chain and isinstance(self.actor, DiffusionActor):
+            self.actor.compile_chain()
         if cfg.compile_critic:  # compiled in place: parameters and state_dict keys unchanged
             self.critic.compile(dynamic=False)
             self.critic_target.compile(dynamic=False)

@@ -5,7 +5,8 @@ Usage::
 
     .venv/bin/python benchmarks/bench_rl.py [--run RUN_DIR] [--ratio 0.5] [--states 1000]
         [--threads N] [--train-reps 30] [--train-updates 8] [--wide 512]
-        [--compile-critic] [--compile-chain] [--note "idle machine"] [--skip-train] [--skip-deploy] [--json OUT]
+        [--compile-critic] [--compile-chain] [--note "idle machine"] [--skip-train]
+        [--skip-deploy] [--json OUT]
 
 * **Training speed** (``train_updates_per_s``, ``train_updates_per_s_wide``): updates/s of
   ``EDMSAC.update`` for DMSAC, EDMSAC and ``dense_compact_width`` (DMSAC with an actor born

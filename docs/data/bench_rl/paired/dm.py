@@ -1,3 +1,6 @@
+# One paired measurement (see paired.sh): median ms per DMSAC/EDMSAC update at actor width W,
+# batches as in benchmarks/bench_rl.py, 12 rounds of 8 updates (2 warm-up rounds).
+#   python dm.py TAG ALGO W REPO_ROOT [compile | compile_all]
 import sys, time, statistics, torch
 sys.path.insert(0, sys.argv[4] + "/benchmarks")
 from bench_rl import _batches

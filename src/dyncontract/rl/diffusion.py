@@ -201,16 +201,16 @@ class Denoiser(nn.Module):
 
     # ----- compact copy of the kept neurons ---------------------------------------------------
     @torch.no_grad()
-    def make_compact(self) -> list[tuple[nn.Parameter, nn.Parameter]]:
+    def make_compact(self) -> None:
         """Copy the kept neurons' weights into new, smaller dense parameters that every forward
-        pass then uses (no slicing per chain), until :meth:`drop_compact`. Returns the pairs
-        (full parameter, its compact copy) for the optimiser to swap (empty when no neuron is
-        masked: then nothing is copied). The full tensors keep the masked neurons' weights,
-        untouched while the copy is trained; :meth:`sync_compact` writes the copy back."""
+        pass then uses (no slicing per chain), until :meth:`drop_compact`; the copies are in
+        :attr:`compact_slots` (none when no neuron is masked: then nothing is copied). The
+        full tensors keep the masked neurons' weights, untouched while the copy is trained;
+        :meth:`sync_compact` writes the copy back."""
         self.drop_compact()
         keep = self.keep_indices()
         if all(k is None for k in keep):
-            return []
+            return
         layers = [*self.hidden, self.out]
         ws: list[torch.Tensor] = []
         bs: list[torch.Tensor] = []
@@ -231,7 +231,6 @@ class Denoiser(nn.Module):
                 slots.append(slot)
             prev = rows
         self._compact = _Compact(self._plan_key_now(), ws, bs, slots)
-        return [(s.full, s.compact) for s in slots]
 
     @torch.no_grad()
     def sync_compact(self) -> None:
@@ -280,28 +279,6 @@ class Denoiser(nn.Module):
         return torch.nn.functional.linear(h, ws[-1], bs[-1])
 
 
-def denoiser_eps(
-    x: torch.Tensor,
-    ctx_i: torch.Tensor,
-    w0x: torch.Tensor,
-    rest: list[tuple[torch.Tensor, torch.Tensor]],
-    wo: torch.Tensor,
-    bo: torch.Tensor,
-    act,  # type: ignore[no-untyped-def]
-) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
-    """One denoiser evaluation on bound weights: eps (B, act_dim) and every hidden layer's
-    pre-activations and activations."""
-    z = torch.addmm(ctx_i, x, w0x)
-    h = act(z)
-    zs, hs = [z], [h]
-    for w, b in rest:
-        z = torch.addmm(b, h, w)
-        h = act(z)
-        zs.append(z)
-        hs.append(h)
-    return torch.addmm(bo, h, wo), zs, hs
-
-
 class BoundDenoiser:
     """The denoiser's weights prepared for one reverse chain (:meth:`Denoiser.bind`):
     ``ctx`` (N, B, k0) the first layer's state + step part per step, ``w0x`` (act_dim, k0)
@@ -313,7 +290,15 @@ class BoundDenoiser:
         self.act, self.record = act, record
 
     def __call__(self, x: torch.Tensor, i: int) -> torch.Tensor:
-        out, zs, hs = denoiser_eps(x, self.ctx[i], self.w0x, self.rest, self.wo, self.bo, self.act)
+        z = torch.addmm(self.ctx[i], x, self.w0x)
+        h = self.act(z)
+        zs, hs = [z], [h]
+        for w, b in self.rest:
+            z = torch.addmm(b, h, w)
+            h = self.act(z)
+            zs.append(z)
+            hs.append(h)
+        out = torch.addmm(self.bo, h, self.wo)
         if self.record is not None:
             self.record(x, i, zs, hs, out)
         return out

@@ -176,10 +176,11 @@ class CompactTraining:
     def acquire(self) -> None:
         """Start training the current kept neurons as a compact copy (no-op if none masked)."""
         self.release()
-        pairs = self.actor.denoiser.make_compact()
-        if not pairs:
+        self.actor.denoiser.make_compact()
+        slots = self.actor.denoiser.compact_slots
+        if not slots:
             return
-        for slot in self.actor.denoiser.compact_slots:
+        for slot in slots:
             st = self.opt.state.get(slot.full)
             if st:
                 self.opt.state[slot.compact] = {
@@ -187,7 +188,7 @@ class CompactTraining:
                     for k, v in st.items()
                 }
         base = {k: v for k, v in self.opt.param_groups[0].items() if k != "params"}
-        self.opt.add_param_group({**base, "params": [c for _, c in pairs]})
+        self.opt.add_param_group({**base, "params": [slot.compact for slot in slots]})
         self._group = self.opt.param_groups[-1]
 
     @torch.no_grad()

@@ -91,7 +91,7 @@ class RLConfig(BaseModel):
     critic_layer_norm: bool = True  # LayerNorm after each hidden layer of both critics
     critic_activation: Activation = "mish"
     #: torch.compile both critics (inductor): on a CPU it fuses LayerNorm, Mish and their
-    #: backward into a few loops (about 10 % of an update at the default sizes, see
+    #: backward into a few loops (8-17 % less time per update at the default sizes, see
     #: docs/edmsac.md); the first updates wait ~10-30 s for the compilation (a C++ compiler
     #: is needed on a CPU). Off by default: short runs and the tests would pay the wait
     compile_critic: bool = False

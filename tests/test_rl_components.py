@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from dyncontract.config import ConfigError, load_config
 from dyncontract.rl.buffer import Batch, ReplayBuffer
 from dyncontract.rl.config import RLConfig
-from dyncontract.rl.edmsac import EDMSAC, lr_factor
+from dyncontract.rl.edmsac import EDMSAC, actor_objective, lr_factor
 
 
 def _batch(n: int, obs_dim: int = 3, act_dim: int = 2, start: int = 0) -> Batch:
@@ -162,7 +162,8 @@ def test_coordinate_probe_redraws_one_coordinate_in_a_share_of_rows():
 
 def test_compiled_critic_and_chain_update_like_eager():
     """rl.compile_critic + rl.compile_chain: the inductor-compiled critics give the eager
-    critics' Q values, the compiled reverse chain the eager chain's actions, and a few full
+    critics' Q values, the compiled actor objective the eager one's loss, log-probabilities
+    and means on the same noises, and a few full
     updates (critic, actor through the chain and the critic, temperature; EDMSAC with masks
     and its probe) stay equal to float rounding; state_dict keys are the eager ones."""
     cfg = RLConfig(
@@ -181,10 +182,15 @@ def test_compiled_critic_and_chain_update_like_eager():
         ag.pruner.apply_ratio(0.5)
         agents.append(ag)
     eager, comp = agents
-    assert comp.actor.compiled_chain is not None and eager.actor.compiled_chain is None
+    assert comp.compiled_objective is not None and eager.compiled_objective is None
     assert torch.allclose(eager.critic.q_min(obs, act), comp.critic.q_min(obs, act), atol=1e-5)
-    outs = [ag.actor(obs, torch.Generator().manual_seed(3)).action for ag in agents]
-    assert torch.allclose(outs[0], outs[1], atol=1e-5)
+    alpha = torch.tensor(0.3)
+    outs = []
+    for fn, ag in ((actor_objective, eager), (comp.compiled_objective, comp)):
+        inp = ag.actor.sample_inputs(obs, torch.Generator().manual_seed(3))
+        outs.append(fn(ag.actor, ag.critic, obs, alpha, inp))
+    for a, b in zip(*outs, strict=True):  # loss, log-probabilities, raw means
+        assert torch.allclose(a, b, atol=1e-5)
     for ag in agents:
         gen = torch.Generator().manual_seed(1)
         for _ in range(4):  # probed and unprobed actor updates

@@ -497,3 +497,23 @@ def test_compact_training_survives_checkpoint_and_mask_changes():
     g = torch.Generator().manual_seed(5)
     a, b = ag.act(obs, g, "deterministic"), small.act(obs, g, "deterministic")
     assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_sample_inputs_then_sample_from_is_the_forward_sample():
+    """The split that rl.compile_chain compiles (noises and kept weights drawn eagerly, then
+    the chain, last step and loss) takes the same sample as ``forward(obs, g, "sample")`` from
+    the same generator state: the compact copy, the slices of the full weights and an
+    unpruned actor, each compared with its own forward pass."""
+    env, agents = _bandit_agents()
+    dense = agents[0].cfg.model_copy(update={"algo": "dmsac"})
+    agents.append(EDMSAC(dense, env.obs_dim, env.act_dim, group=1))
+    assert agents[-1].pruner is None
+    obs = env.sample_states(16, torch.Generator().manual_seed(5))
+    for ag in agents:
+        g_ref = torch.Generator().manual_seed(4)
+        ref = ag.actor(obs, g_ref, mode="sample")
+        g = torch.Generator().manual_seed(4)
+        out = ag.actor.sample_from(obs, ag.actor.sample_inputs(obs, g))
+        for name in ("action", "log_prob", "mean", "raw_mean"):
+            assert torch.equal(getattr(out, name), getattr(ref, name)), name
+        assert torch.equal(g.get_state(), g_ref.get_state())  # no draw more, none fewer

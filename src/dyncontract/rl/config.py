@@ -95,8 +95,10 @@ class RLConfig(BaseModel):
     #: docs/edmsac.md); the first updates wait ~10-30 s for the compilation (a C++ compiler
     #: is needed on a CPU). Off by default: short runs and the tests would pay the wait
     compile_critic: bool = False
-    #: torch.compile the diffusion actor's reverse chain in the actor update (not while the
-    #: pruner's probe records)
+    #: torch.compile the diffusion actor's update objective as one graph: state encoding,
+    #: step embeddings, the reverse chain, the last step, the critic's value of the action
+    #: and the loss (edmsac.actor_objective; noises drawn eagerly in the same order). Not in
+    #: the updates where the pruner's probe records, nor with ``imitation_weight`` > 0
     compile_chain: bool = False
 
     # --- optimisation ------------------------------------------------------------------------

@@ -253,13 +253,6 @@ class Denoiser(nn.Module):
         """Prepare one reverse chain: t_all (N, time_dim) step embeddings, s_emb (B, state_dim).
         Returns a :class:`BoundDenoiser`; ``eps(x, i)`` is the predicted noise (B, act_dim) of
         x (B, act_dim) at step i."""
-        ws, bs = self.effective_params()
-        a, td = self.act_dim, self.time_dim
-        w0 = ws[0]
-        # state and step contributions of the first layer, once per chain: (N, B, k0)
-        ctx = torch.addmm(bs[0], s_emb, w0[:, a + td :].t())
-        ctx = ctx.unsqueeze(0) + (t_all @ w0[:, a : a + td].t()).unsqueeze(1)
-        rest = [(w.t(), b) for w, b in zip(ws[1:-1], bs[1:-1], strict=True)]
         probe = self.probe if torch.is_grad_enabled() else None
         record = None
         if probe is not None:
@@ -268,7 +261,8 @@ class Denoiser(nn.Module):
                 if out.requires_grad:
                     probe.append(_ProbeStep(x, t_all[i], s_emb, zs, hs, out))
 
-        return BoundDenoiser(ctx, w0[:, :a].t(), rest, ws[-1].t(), bs[-1], self.act, record)
+        ws, bs = self.effective_params()
+        return bind_weights(ws, bs, t_all, s_emb, self.act_dim, self.time_dim, self.act, record)
 
     def forward(self, x: torch.Tensor, t_emb: torch.Tensor, s_emb: torch.Tensor) -> torch.Tensor:
         """x (B, act_dim), t_emb (B, time_dim), s_emb (B, state_dim) -> eps (B, act_dim)."""
@@ -277,6 +271,26 @@ class Denoiser(nn.Module):
         for w, b in zip(ws[:-1], bs[:-1], strict=True):
             h = self.act(torch.nn.functional.linear(h, w, b))
         return torch.nn.functional.linear(h, ws[-1], bs[-1])
+
+
+def bind_weights(
+    ws: list[torch.Tensor],
+    bs: list[torch.Tensor],
+    t_all: torch.Tensor,
+    s_emb: torch.Tensor,
+    act_dim: int,
+    time_dim: int,
+    act: Callable[[torch.Tensor], torch.Tensor],
+    record: Callable[..., None] | None = None,
+) -> BoundDenoiser:
+    """:meth:`Denoiser.bind` from the kept neurons' weights ``ws``/``bs``
+    (:meth:`Denoiser.effective_params`): the first layer's state and step parts are computed
+    once per chain, (N, B, k0)."""
+    w0 = ws[0]
+    ctx = torch.addmm(bs[0], s_emb, w0[:, act_dim + time_dim :].t())
+    ctx = ctx.unsqueeze(0) + (t_all @ w0[:, act_dim : act_dim + time_dim].t()).unsqueeze(1)
+    rest = [(w.t(), b) for w, b in zip(ws[1:-1], bs[1:-1], strict=True)]
+    return BoundDenoiser(ctx, w0[:, :act_dim].t(), rest, ws[-1].t(), bs[-1], act, record)
 
 
 class BoundDenoiser:
@@ -315,7 +329,7 @@ def reverse_chain(
     """The reverse chain from x_N (B, A) to the last-step raw mean (B, A): ``eps(x, i)`` the
     bound denoiser (:meth:`Denoiser.bind`), ``zs`` the posterior noises of steps N-1 .. 1
     (None: noise-free), ``coef`` the DDPM coefficients as Python numbers. What
-    ``rl.compile_chain`` compiles (then with a :class:`BoundDenoiser` that does not record)."""
+    ``rl.compile_chain`` compiles within :func:`~dyncontract.rl.edmsac.actor_objective`."""
     raw = x
     for i in reversed(range(n_steps)):
         e = eps(x, i)
@@ -401,6 +415,19 @@ class _ProbeStep:
 
 
 @dataclass
+class SampleInputs:
+    """:meth:`DiffusionActor.sample_inputs`: ``x`` (B, A) the chain's start x_N, ``zs`` the
+    posterior noises of steps N-1 .. 1 (each (B, A)), ``z`` (B, A) the last step's noise,
+    ``ws``/``bs`` the denoiser's kept weights (:meth:`Denoiser.effective_params`)."""
+
+    x: torch.Tensor
+    zs: list[torch.Tensor]
+    z: torch.Tensor
+    ws: list[torch.Tensor]
+    bs: list[torch.Tensor]
+
+
+@dataclass
 class ActorOutput:
     """``action`` (B, A) in [-1, 1]; ``log_prob`` (B,) of the last step (None if noise-free);
     ``mean`` (B, A) the last-step mean (clipped); ``log_std`` (B, A); ``raw_mean`` (B, A)."""
@@ -436,13 +463,16 @@ class GaussianLastStep(nn.Module):
         generator: torch.Generator | None,
         noise: bool,
         tanh: bool = False,
+        z: torch.Tensor | None = None,
     ) -> ActorOutput:
-        """raw mean (B, A) -> :class:`ActorOutput` (noise-free: the squashed mean)."""
+        """raw mean (B, A) -> :class:`ActorOutput` (noise-free: the squashed mean). ``z``
+        (B, A): the last step's standard normal noise, drawn from ``generator`` when None."""
         mean = torch.tanh(raw) if tanh else st_clamp(raw)
         log_std = self._log_std(s_emb)
         if not noise:
             return ActorOutput(mean, None, mean, log_std, raw)
-        z = torch.randn(raw.shape[0], self.act_dim, generator=generator, device=raw.device)
+        if z is None:
+            z = torch.randn(raw.shape[0], self.act_dim, generator=generator, device=raw.device)
         log_prob = -(log_std + 0.5 * z**2).sum(-1) - 0.5 * self.act_dim * math.log(2 * math.pi)
         if tanh:
             # SAC's squashing: u ~ N(raw, sigma^2), a = tanh(u), log-det of the Jacobian
@@ -579,15 +609,6 @@ class DiffusionActor(GaussianLastStep):
         # the same float32 values as Python numbers: the chain multiplies by scalars (no
         # indexing op and no broadcast 0-d tensor per step, forward and backward)
         self._coef = {k: [float(c) for c in getattr(self, k)] for k in coefs}
-        #: a compiled :func:`reverse_chain` (see :meth:`compile_chain`), or None
-        self.compiled_chain = None
-
-    def compile_chain(self) -> None:
-        """Use a ``torch.compile``-d :func:`reverse_chain` in the chains that record gradients
-        (the actor update; not while the pruner's probe records). Shapes may change (kept
-        widths during the pruning ramp, batch sizes): dimensions become dynamic after the
-        first recompilation."""
-        self.compiled_chain = torch.compile(reverse_chain, dynamic=None)
 
     # ------------------------------------------------------------------------------------------
     def _chain(
@@ -610,15 +631,30 @@ class DiffusionActor(GaussianLastStep):
                 for _ in range(self.n_steps - 1)
             ]
         eps = self.denoiser.bind(t_all, s_emb)  # kept neurons only, once per chain
-        fn = reverse_chain
-        if (
-            self.compiled_chain is not None
-            and torch.is_grad_enabled()
-            and getattr(eps, "record", True) is None  # a BoundDenoiser that does not record
-        ):
-            fn = self.compiled_chain
-        raw = fn(x, zs, eps, self.n_steps, self._coef, self.x0_clip)
+        raw = reverse_chain(x, zs, eps, self.n_steps, self._coef, self.x0_clip)
         return raw, s_emb
+
+    def sample_inputs(self, obs: torch.Tensor, generator: torch.Generator | None) -> SampleInputs:
+        """The random inputs of ``forward(obs, generator, "sample")``, drawn from ``generator``
+        in the same order, and the denoiser's kept weights; :meth:`sample_from` computes the
+        same sample from them (split so that that half can be compiled, ``rl.compile_chain``;
+        without the pruner's probe, which ``forward`` records)."""
+        B, A, dev = obs.shape[0], self.act_dim, obs.device
+        x = torch.randn(B, A, generator=generator, device=dev)
+        zs = [torch.randn(B, A, generator=generator, device=dev) for _ in range(self.n_steps - 1)]
+        z = torch.randn(B, A, generator=generator, device=dev)
+        ws, bs = self.denoiser.effective_params()
+        return SampleInputs(x, zs, z, ws, bs)
+
+    def sample_from(self, obs: torch.Tensor, inp: SampleInputs) -> ActorOutput:
+        """A sample of obs (B, obs_dim) from :meth:`sample_inputs`: state encoding, step
+        embeddings, the reverse chain and the last step."""
+        s_emb = self.state_enc(obs)
+        t_all = self.time_mlp(torch.arange(self.n_steps, device=obs.device))
+        d = self.denoiser
+        eps = bind_weights(inp.ws, inp.bs, t_all, s_emb, d.act_dim, d.time_dim, d.act)
+        raw = reverse_chain(inp.x, inp.zs, eps, self.n_steps, self._coef, self.x0_clip)
+        return self._last_step(raw, s_emb, None, True, self.squash == "tanh", z=inp.z)
 
     def imitation_loss(
         self, obs: torch.Tensor, target: torch.Tensor, generator: torch.Generator | None

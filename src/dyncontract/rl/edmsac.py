@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -35,10 +36,27 @@ from torch import nn
 
 from dyncontract.rl.buffer import Batch
 from dyncontract.rl.config import RLConfig
-from dyncontract.rl.diffusion import DiffusionActor
+from dyncontract.rl.diffusion import DiffusionActor, SampleInputs
 from dyncontract.rl.gaussian import GaussianActor
 from dyncontract.rl.networks import TwinCritic
 from dyncontract.rl.pruning import CompactTraining, DynamicPruner, pruning_ratio
+
+
+def actor_objective(
+    actor: DiffusionActor,
+    critic: TwinCritic,
+    obs: torch.Tensor,
+    alpha: torch.Tensor,
+    inp: SampleInputs,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """SAC's actor loss mean(alpha log pi(a|s) - min(Q1, Q2)(s, a)) of a sample finished from
+    ``inp`` (:meth:`DiffusionActor.sample_inputs`), obs (B, obs_dim), alpha 0-d. Returns
+    (loss, log_prob (B,), raw mean (B, A)). One function so that ``rl.compile_chain`` can
+    compile the chain, the last step, the critic's value and the loss as one graph."""
+    out = actor.sample_from(obs, inp)
+    q_pi = critic.q_min(obs, out.action)
+    assert out.log_prob is not None
+    return (alpha * out.log_prob - q_pi).mean(), out.log_prob, out.raw_mean
 
 
 def lr_factor(schedule: str, progress: float, final_frac: float) -> float:
@@ -119,8 +137,10 @@ class EDMSAC(nn.Module):
                 probe_every=cfg.prune_probe_every,
             )
         self.critic_target = copy.deepcopy(self.critic)
+        #: the compiled :func:`actor_objective` (``rl.compile_chain``), or None
+        self.compiled_objective: Callable[..., tuple[torch.Tensor, ...]] | None = None
         if cfg.compile_chain and isinstance(self.actor, DiffusionActor):
-            self.actor.compile_chain()
+            self.compiled_objective = torch.compile(actor_objective, dynamic=None)
         if cfg.compile_critic:  # compiled in place: parameters and state_dict keys unchanged
             self.critic.compile(dynamic=False)
             self.critic_target.compile(dynamic=False)
@@ -226,10 +246,21 @@ class EDMSAC(nn.Module):
                 self.pruner.begin_update()
             obs = batch.obs[:: self.group]  # one row per distinct state
             obs = obs[: cfg.actor_batch_size or len(obs)]
-            out = self.actor(obs, generator, mode="sample")
             self.critic.requires_grad_(False)
-            q_pi = self.critic.q_min(obs, out.action)
-            actor_loss = (alpha * out.log_prob - q_pi).mean()
+            if (
+                self.compiled_objective is not None
+                and not (cfg.imitation_weight > 0 and m > 1)  # needs q_pi
+                and (self.pruner is None or not self.pruner.collecting)  # the probe records eagerly
+            ):
+                inp = self.actor.sample_inputs(obs, generator)  # type: ignore[operator]
+                actor_loss, log_prob, raw_mean = self.compiled_objective(
+                    self.actor, self.critic, obs, alpha, inp
+                )
+            else:
+                out = self.actor(obs, generator, mode="sample")
+                log_prob, raw_mean = out.log_prob, out.raw_mean
+                q_pi = self.critic.q_min(obs, out.action)
+                actor_loss = (alpha * log_prob - q_pi).mean()
             if cfg.imitation_weight > 0 and m > 1:
                 # self-imitation: the best stored action of each state (by its target y), where
                 # it beats the critic's value of the current action
@@ -241,13 +272,13 @@ class EDMSAC(nn.Module):
                 actor_loss = actor_loss + cfg.imitation_weight * (better * bc).mean()
                 info["imitation_share"] = better.mean()
             if cfg.oob_penalty > 0 and cfg.action_squash == "clip":
-                oob = F.relu(out.raw_mean.abs() - 1.0).pow(2).sum(-1)
+                oob = F.relu(raw_mean.abs() - 1.0).pow(2).sum(-1)
                 actor_loss = actor_loss + cfg.oob_penalty * oob.mean()
             self._step(self.actor_opt, actor_loss)
             self.critic.requires_grad_(True)
             if self.pruner is not None:
                 self.pruner.end_update()
-            log_prob = out.log_prob.detach()
+            log_prob = log_prob.detach()
             target_h = cfg.target_entropy(self.act_dim, progress)
             entropy = -log_prob
             if cfg.entropy_estimate == "chain":

@@ -183,6 +183,7 @@ def test_compiled_critic_and_chain_update_like_eager():
         agents.append(ag)
     eager, comp = agents
     assert comp.compiled_objective is not None and eager.compiled_objective is None
+    assert comp.compiled_critic_objective is not None and comp.cfg.critic_center_weight > 0
     assert torch.allclose(eager.critic.q_min(obs, act), comp.critic.q_min(obs, act), atol=1e-5)
     alpha = torch.tensor(0.3)
     outs = []

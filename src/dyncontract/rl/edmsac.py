@@ -42,6 +42,33 @@ from dyncontract.rl.networks import TwinCritic
 from dyncontract.rl.pruning import CompactTraining, DynamicPruner, pruning_ratio
 
 
+def critic_objective(
+    critic: TwinCritic,
+    obs: torch.Tensor,
+    act: torch.Tensor,
+    y: torch.Tensor,
+    group: int,
+    center_weight: float,
+    huber_delta: float | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The twin critics' loss on targets y (B,) for obs (B, obs_dim), act (B, A): MSE (Huber
+    with ``huber_delta``) of both, plus ``center_weight`` times the group-centred loss — the
+    ``group`` actions of one state are adjacent rows; regress the differences between them
+    (state-level errors cancel), see docs/edmsac.md. Returns (loss, Q1 (B,)). One function so
+    that ``rl.compile_critic`` can compile the critics and the loss as one graph."""
+    q1, q2 = critic(obs, act)
+    if huber_delta is not None:
+        loss = F.huber_loss(q1, y, delta=huber_delta) + F.huber_loss(q2, y, delta=huber_delta)
+    else:
+        loss = F.mse_loss(q1, y) + F.mse_loss(q2, y)
+    if group > 1 and center_weight > 0:
+        yc = y.view(-1, group) - y.view(-1, group).mean(1, keepdim=True)
+        for q in (q1, q2):
+            qg = q.view(-1, group)
+            loss = loss + center_weight * F.mse_loss(qg - qg.mean(1, keepdim=True), yc)
+    return loss, q1
+
+
 def actor_objective(
     actor: DiffusionActor,
     critic: TwinCritic,
@@ -141,9 +168,16 @@ class EDMSAC(nn.Module):
         self.compiled_objective: Callable[..., tuple[torch.Tensor, ...]] | None = None
         if cfg.compile_chain and isinstance(self.actor, DiffusionActor):
             self.compiled_objective = torch.compile(actor_objective, dynamic=None)
+        # the kept widths change during the pruning ramp: let the compact copy's parameters
+        # take dynamic shapes (one recompilation, not one per width); made once, entering it
+        # costs ~10 us (a new patch object costs ~0.5 ms)
+        self._dynamic_parameters = torch._dynamo.config.patch(force_parameter_static_shapes=False)
+        #: the compiled :func:`critic_objective` (``rl.compile_critic``), or None
+        self.compiled_critic_objective: Callable[..., tuple[torch.Tensor, ...]] | None = None
         if cfg.compile_critic:  # compiled in place: parameters and state_dict keys unchanged
             self.critic.compile(dynamic=False)
             self.critic_target.compile(dynamic=False)
+            self.compiled_critic_objective = torch.compile(critic_objective, dynamic=False)
         for p in (*self.actor_target.parameters(), *self.critic_target.parameters()):
             p.requires_grad_(False)
         self.log_alpha = nn.Parameter(
@@ -219,21 +253,11 @@ class EDMSAC(nn.Module):
                 q_next = self.critic_target.q_min(batch.next_obs, nxt.action)
                 soft = q_next - alpha * nxt.log_prob
                 y = torch.addcmul(y, (1.0 - batch.done) * cfg.gamma, soft)
-        q1, q2 = self.critic(batch.obs, batch.act)
-        if cfg.critic_loss == "huber":
-            d = cfg.huber_delta
-            critic_loss = F.huber_loss(q1, y, delta=d) + F.huber_loss(q2, y, delta=d)
-        else:
-            critic_loss = F.mse_loss(q1, y) + F.mse_loss(q2, y)
         m = self.group
-        if m > 1 and cfg.critic_center_weight > 0:
-            # group-centred loss: M actions of one state are adjacent rows; regress the
-            # differences between them (state-level errors cancel), see docs/edmsac.md
-            yc = y.view(-1, m) - y.view(-1, m).mean(1, keepdim=True)
-            for q in (q1, q2):
-                qg = q.view(-1, m)
-                qc = qg - qg.mean(1, keepdim=True)
-                critic_loss = critic_loss + cfg.critic_center_weight * F.mse_loss(qc, yc)
+        huber = cfg.huber_delta if cfg.critic_loss == "huber" else None
+        center = cfg.critic_center_weight if m > 1 else 0.0
+        objective = self.compiled_critic_objective or critic_objective
+        critic_loss, q1 = objective(self.critic, batch.obs, batch.act, y, m, center, huber)
         self._step(self.critic_opt, critic_loss)
         self.n_updates += 1
         info: dict[str, torch.Tensor | float] = {
@@ -253,9 +277,10 @@ class EDMSAC(nn.Module):
                 and (self.pruner is None or not self.pruner.collecting)  # the probe records eagerly
             ):
                 inp = self.actor.sample_inputs(obs, generator)  # type: ignore[operator]
-                actor_loss, log_prob, raw_mean = self.compiled_objective(
-                    self.actor, self.critic, obs, alpha, inp
-                )
+                with self._dynamic_parameters:
+                    actor_loss, log_prob, raw_mean = self.compiled_objective(
+                        self.actor, self.critic, obs, alpha, inp
+                    )
             else:
                 out = self.actor(obs, generator, mode="sample")
                 log_prob, raw_mean = out.log_prob, out.raw_mean

@@ -1,7 +1,7 @@
 """One paired measurement (see paired.sh): median ms per DMSAC/EDMSAC update at actor width W,
 batches as in benchmarks/bench_rl.py, 14 rounds of 8 updates, the first 2 warm-up.
 
-    python dm.py TAG ALGO W REPO_ROOT [compile | compile_all]
+    python dm.py TAG ALGO W REPO_ROOT [compile | compile_all] [--ramp]
 """
 
 import statistics
@@ -18,7 +18,7 @@ from dyncontract.env import BatchedContractEnv  # noqa: E402
 from dyncontract.rl.edmsac import EDMSAC  # noqa: E402
 
 tag, algo, width = sys.argv[1], sys.argv[2], int(sys.argv[3])
-mode = sys.argv[5] if len(sys.argv) > 5 else "eager"
+mode = sys.argv[5] if len(sys.argv) > 5 and sys.argv[5] != "--ramp" else "eager"
 cfg = load_config(None)
 env = BatchedContractEnv(cfg.scenario_obj(), cfg.env)
 batches = _batches(cfg.rl, env.obs_dim, env.act_dim)
@@ -33,6 +33,12 @@ if mode == "compile_all":
     tag += "+chain"
 ag = EDMSAC(cfg.rl.model_copy(update=upd), env.obs_dim, env.act_dim)
 if ag.pruner is not None:
+    if "--ramp" in sys.argv:  # as in training: masks at 20 % first, then the target ratio
+        for i in range(8):  # (a compiled actor objective then runs its dynamic-shape graph)
+            ag.update(batches[i % 4], gen, 0.6)
+        ag.pruner.apply_ratio(0.2)
+        for i in range(8):
+            ag.update(batches[i % 4], gen, 0.6)
     ag.pruner.apply_ratio(ag.pruner.target_ratio)
 times = []
 for r in range(14):

@@ -7,6 +7,9 @@
 #   batch 1 (paired2.log): paired.sh 5 eager compile
 #   batch 2 (paired3.log): paired.sh 4 compile compile_all
 #   batch 3 (paired4.log): paired.sh 4 eager compile_all
+#   batch 4 (paired5.log, stop 21: compile_all = critic + the whole actor objective; every
+#   arm, d5f0a49 included, ramps the masks 0 -> 20 % -> 50 % before timing, as training does):
+#     RAMP=--ramp paired.sh 4 eager compile_all
 # Needs a worktree of d5f0a49 at /work/wt_d5 (git worktree add /work/wt_d5 d5f0a49).
 set -e
 REPS=$1; X=$2; Y=$3
@@ -15,9 +18,9 @@ ROOT=$(cd "$HERE/../../../.." && pwd)
 cd "$ROOT"
 run() {
   case $1 in
-    d5) PYTHONPATH=/work/wt_d5/src .venv/bin/python "$HERE/dm.py" d5f0a49 "$2" 128 /work/wt_d5;;
-    eager) PYTHONPATH=src .venv/bin/python "$HERE/dm.py" new "$2" 128 "$ROOT";;
-    *) PYTHONPATH=src .venv/bin/python "$HERE/dm.py" new "$2" 128 "$ROOT" "$1";;
+    d5) PYTHONPATH=/work/wt_d5/src .venv/bin/python "$HERE/dm.py" d5f0a49 "$2" 128 /work/wt_d5 ${RAMP:-};;
+    eager) PYTHONPATH=src .venv/bin/python "$HERE/dm.py" new "$2" 128 "$ROOT" ${RAMP:-};;
+    *) PYTHONPATH=src .venv/bin/python "$HERE/dm.py" new "$2" 128 "$ROOT" "$1" ${RAMP:-};;
   esac
 }
 for algo in dmsac edmsac; do

@@ -90,8 +90,8 @@ class RLConfig(BaseModel):
     critic_layers: PosInt = 3
     critic_layer_norm: bool = True  # LayerNorm after each hidden layer of both critics
     critic_activation: Activation = "mish"
-    #: torch.compile both critics (inductor): on a CPU it fuses LayerNorm, Mish and their
-    #: backward into a few loops (8-17 % less time per update at the default sizes, see
+    #: torch.compile both critics and their loss (inductor; edmsac.critic_objective): on a CPU
+    #: it fuses LayerNorm, Mish, the loss and their backward into a few loops (see
     #: docs/edmsac.md); the first updates wait ~10-30 s for the compilation (a C++ compiler
     #: is needed on a CPU). Off by default: short runs and the tests would pay the wait
     compile_critic: bool = False

@@ -168,10 +168,12 @@ class EDMSAC(nn.Module):
         self.compiled_objective: Callable[..., tuple[torch.Tensor, ...]] | None = None
         if cfg.compile_chain and isinstance(self.actor, DiffusionActor):
             self.compiled_objective = torch.compile(actor_objective, dynamic=None)
-        # the kept widths change during the pruning ramp: let the compact copy's parameters
-        # take dynamic shapes (one recompilation, not one per width); made once, entering it
-        # costs ~10 us (a new patch object costs ~0.5 ms)
-        self._dynamic_parameters = torch._dynamo.config.patch(force_parameter_static_shapes=False)
+            # the kept widths change during the pruning ramp: let the compact copy's
+            # parameters take dynamic shapes (one recompilation, not one per width); made
+            # once, entering it costs ~10 us (a new patch object costs ~0.5 ms)
+            self._dynamic_parameters = torch._dynamo.config.patch(
+                force_parameter_static_shapes=False
+            )
         #: the compiled :func:`critic_objective` (``rl.compile_critic``), or None
         self.compiled_critic_objective: Callable[..., tuple[torch.Tensor, ...]] | None = None
         if cfg.compile_critic:  # compiled in place: parameters and state_dict keys unchanged

@@ -615,34 +615,35 @@ class DiffusionActor(GaussianLastStep):
         self, obs: torch.Tensor, generator: torch.Generator | None, noise: bool
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Run the reverse chain to the last-step mean. Returns (raw mean (B, A), s_emb)."""
-        B = obs.shape[0]
         s_emb = self.state_enc(obs)
         steps = torch.arange(self.n_steps, device=obs.device)
         t_all = self.time_mlp(steps)  # (N, time_dim)
         if noise:
-            x = torch.randn(B, self.act_dim, generator=generator, device=obs.device)
+            x, zs = self._chain_noises(obs, generator)
         else:
-            x = torch.zeros(B, self.act_dim, device=obs.device)
-        # the posterior noises of steps N-1 .. 1, drawn in the order the chain uses them
-        zs = None
-        if noise:
-            zs = [
-                torch.randn(B, self.act_dim, generator=generator, device=obs.device)
-                for _ in range(self.n_steps - 1)
-            ]
+            x, zs = torch.zeros(obs.shape[0], self.act_dim, device=obs.device), None
         eps = self.denoiser.bind(t_all, s_emb)  # kept neurons only, once per chain
         raw = reverse_chain(x, zs, eps, self.n_steps, self._coef, self.x0_clip)
         return raw, s_emb
+
+    def _chain_noises(
+        self, obs: torch.Tensor, generator: torch.Generator | None
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """x_N (B, A) and the posterior noises of steps N-1 .. 1, drawn in the order the chain
+        uses them."""
+        B, A, dev = obs.shape[0], self.act_dim, obs.device
+        x = torch.randn(B, A, generator=generator, device=dev)
+        return x, [
+            torch.randn(B, A, generator=generator, device=dev) for _ in range(self.n_steps - 1)
+        ]
 
     def sample_inputs(self, obs: torch.Tensor, generator: torch.Generator | None) -> SampleInputs:
         """The random inputs of ``forward(obs, generator, "sample")``, drawn from ``generator``
         in the same order, and the denoiser's kept weights; :meth:`sample_from` computes the
         same sample from them (split so that that half can be compiled, ``rl.compile_chain``;
         without the pruner's probe, which ``forward`` records)."""
-        B, A, dev = obs.shape[0], self.act_dim, obs.device
-        x = torch.randn(B, A, generator=generator, device=dev)
-        zs = [torch.randn(B, A, generator=generator, device=dev) for _ in range(self.n_steps - 1)]
-        z = torch.randn(B, A, generator=generator, device=dev)
+        x, zs = self._chain_noises(obs, generator)
+        z = torch.randn(obs.shape[0], self.act_dim, generator=generator, device=obs.device)
         ws, bs = self.denoiser.effective_params()
         return SampleInputs(x, zs, z, ws, bs)
 

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from dyncontract.config import ConfigError, load_config
 from dyncontract.rl.buffer import Batch, ReplayBuffer
 from dyncontract.rl.config import RLConfig
-from dyncontract.rl.edmsac import EDMSAC, actor_objective, lr_factor
+from dyncontract.rl.edmsac import EDMSAC, actor_objective, clip_grad_norm, lr_factor
 
 
 def _batch(n: int, obs_dim: int = 3, act_dim: int = 2, start: int = 0) -> Batch:
@@ -202,3 +202,28 @@ def test_compiled_critic_and_chain_update_like_eager():
         assert torch.allclose(se[k], sc[k], atol=1e-4, rtol=1e-3), k
     for k, v in eager.actor.state_dict().items():
         assert torch.allclose(v, comp.actor.state_dict()[k], atol=1e-4, rtol=1e-3), k
+
+
+@pytest.mark.parametrize("max_norm", [1e-3, 0.5, 1e6])
+def test_clip_grad_norm_matches_torch(max_norm):
+    """edmsac.clip_grad_norm gives torch's clip_grad_norm_ numbers bit for bit, clipping
+    or not (it skips the multiplication by 1.0), and the same returned norm; parameters
+    without a gradient are ignored by both."""
+    g = torch.Generator().manual_seed(0)
+    shapes = [(3, 4), (4,), (2, 5, 5), (1,)]
+    grads = [torch.randn(s, generator=g) for s in shapes]
+    grads[2][0, 0, :2] = 1e-40  # subnormal entries
+    runs = []
+    for fn in (torch.nn.utils.clip_grad_norm_, clip_grad_norm):
+        params = [torch.nn.Parameter(torch.zeros(s)) for s in [*shapes, (2,)]]
+        for p, gr in zip(params, grads, strict=False):
+            p.grad = gr.clone()
+        runs.append((fn(params, max_norm), [p.grad for p in params]))
+    (n_ref, g_ref), (n, g_new) = runs
+    assert torch.equal(n_ref, n)
+    assert g_new[-1] is None
+    for a, b in zip(g_ref[:-1], g_new[:-1], strict=True):
+        assert torch.equal(a, b)
+    clipped = float(n_ref) > max_norm
+    assert clipped == (max_norm < 1), "the cases cover both regimes"
+    assert not clipped or not torch.equal(g_new[0], grads[0])

@@ -100,6 +100,11 @@ class RLConfig(BaseModel):
     #: and the loss (edmsac.actor_objective; noises drawn eagerly in the same order). Not in
     #: the updates where the pruner's probe records, nor with ``imitation_weight`` > 0
     compile_chain: bool = False
+    #: with either compile option: inductor's C++ wrapper (``cpp_wrapper``) calls the
+    #: compiled kernels from C++ instead of Python — the same kernels and numbers, less
+    #: per-kernel overhead (~3-7 % per update at the default sizes, docs/edmsac.md), ~30 s
+    #: more compilation in a process that has not compiled the graph before
+    compile_cpp_wrapper: bool = True
 
     # --- optimisation ------------------------------------------------------------------------
     actor_lr: PosFloat = 1e-3

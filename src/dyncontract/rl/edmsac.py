@@ -86,6 +86,27 @@ def actor_objective(
     return (alpha * out.log_prob - q_pi).mean(), out.log_prob, out.raw_mean
 
 
+def clip_grad_norm(params: list[torch.Tensor], max_norm: float) -> torch.Tensor:
+    """Scale the gradients of ``params`` in place so that their joint L2 norm is at most
+    ``max_norm``; returns the norm before clipping. The numbers of
+    ``nn.utils.clip_grad_norm_`` (the same norm and coefficient max_norm / (norm + 1e-6)),
+    but on a CPU the gradients are only touched when that coefficient is below 1:
+    ``clip_grad_norm_`` multiplies them by the clamped coefficient, 1.0, on every call — a
+    pass over every gradient that changes nothing and is slow where a gradient holds
+    subnormal numbers (docs/edmsac.md, "Training speed"). On a GPU it multiplies always,
+    as ``clip_grad_norm_`` does (no host sync)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+    coef = max_norm / (total + 1e-6)
+    if grads[0].device.type != "cpu":
+        torch._foreach_mul_(grads, coef.clamp(max=1.0))
+    elif coef < 1.0:
+        torch._foreach_mul_(grads, coef)
+    return total
+
+
 def lr_factor(schedule: str, progress: float, final_frac: float) -> float:
     """Multiplier of the base learning rate at training progress in [0, 1]."""
     p = min(max(progress, 0.0), 1.0)
@@ -166,8 +187,9 @@ class EDMSAC(nn.Module):
         self.critic_target = copy.deepcopy(self.critic)
         #: the compiled :func:`actor_objective` (``rl.compile_chain``), or None
         self.compiled_objective: Callable[..., tuple[torch.Tensor, ...]] | None = None
+        options = {"cpp_wrapper": cfg.compile_cpp_wrapper}
         if cfg.compile_chain and isinstance(self.actor, DiffusionActor):
-            self.compiled_objective = torch.compile(actor_objective, dynamic=None)
+            self.compiled_objective = torch.compile(actor_objective, dynamic=None, options=options)
             # the kept widths change during the pruning ramp: let the compact copy's
             # parameters take dynamic shapes (one recompilation, not one per width); made
             # once, entering it costs ~10 us (a new patch object costs ~0.5 ms)
@@ -177,9 +199,11 @@ class EDMSAC(nn.Module):
         #: the compiled :func:`critic_objective` (``rl.compile_critic``), or None
         self.compiled_critic_objective: Callable[..., tuple[torch.Tensor, ...]] | None = None
         if cfg.compile_critic:  # compiled in place: parameters and state_dict keys unchanged
-            self.critic.compile(dynamic=False)
-            self.critic_target.compile(dynamic=False)
-            self.compiled_critic_objective = torch.compile(critic_objective, dynamic=False)
+            self.critic.compile(dynamic=False, options=options)
+            self.critic_target.compile(dynamic=False, options=options)
+            self.compiled_critic_objective = torch.compile(
+                critic_objective, dynamic=False, options=options
+            )
         for p in (*self.actor_target.parameters(), *self.critic_target.parameters()):
             p.requires_grad_(False)
         self.log_alpha = nn.Parameter(
@@ -224,8 +248,8 @@ class EDMSAC(nn.Module):
         loss.backward()
         if self.cfg.grad_clip > 0:
             # every group: the actor's may hold the compact copy of its kept neurons
-            params = [p for g in opt.param_groups for p in g["params"] if p.grad is not None]
-            nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
+            params = [p for g in opt.param_groups for p in g["params"]]
+            clip_grad_norm(params, self.cfg.grad_clip)
         opt.step()
 
     def update(

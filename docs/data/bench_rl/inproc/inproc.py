@@ -7,12 +7,15 @@ sees the same minutes. Default sizes, 2 threads, masks ramped 0 -> 20 % -> 50 % 
 in training).
 
     PYTHONPATH=src:D5PKG python docs/data/bench_rl/inproc/inproc.py ALGO ARMS ROUNDS [WIDTH]
+        [--by-predecessor]
 
 ARMS: comma-separated, each one of eager | compile_all (rl.compile_critic +
 rl.compile_chain, with their defaults) | compile_all_py (the same with
 rl.compile_cpp_wrapper=false: inductor's Python wrapper). Prints one line per arm: median ms
 per update of d5f0a49 and of the arm, their ratio, and the median of the per-round ratios
-(in each round every arm ran once, back to back).
+(in each round every arm ran once, back to back). ``--by-predecessor`` also prints each
+arm's median by the arm that ran just before it (a check that a compiled agent does not slow
+down the eager agent that follows it).
 """
 
 import statistics
@@ -32,8 +35,10 @@ from dyncontract.config import load_config  # noqa: E402
 from dyncontract.env import BatchedContractEnv  # noqa: E402
 from dyncontract.rl.edmsac import EDMSAC  # noqa: E402
 
-algo, arm_list, rounds = sys.argv[1], sys.argv[2].split(","), int(sys.argv[3])
-width = int(sys.argv[4]) if len(sys.argv) > 4 else 128
+by_predecessor = "--by-predecessor" in sys.argv
+args = [a for a in sys.argv[1:] if a != "--by-predecessor"]
+algo, arm_list, rounds = args[0], args[1].split(","), int(args[2])
+width = int(args[3]) if len(args) > 3 else 128
 torch.set_num_threads(2)
 ARMS = {
     "eager": {},
@@ -75,11 +80,18 @@ for key, (ag, _, _) in arms.items():
     run(key, 40)  # warm-up (and compilation)
 keys = list(arms)
 times: dict[str, list[float]] = {k: [] for k in keys}
+after: dict[tuple[str, str], list[float]] = {}
+prev = "none"
 for r in range(rounds):
     for key in keys[r % len(keys) :] + keys[: r % len(keys)]:
         t = time.perf_counter()
         run(key, 8)
         times[key].append((time.perf_counter() - t) / 8 * 1000)
+        after.setdefault((key, prev), []).append(times[key][-1])
+        prev = key
+if by_predecessor:
+    for (key, p), v in sorted(after.items()):
+        print("after", algo, key, "after", p, len(v), round(statistics.median(v), 3))
 d5 = times["d5f0a49"]
 for arm in arm_list:
     m0, m1 = statistics.median(d5), statistics.median(times[arm])

@@ -10,6 +10,8 @@
 #   batch 4 (paired5.log, stop 21: compile_all = critic + the whole actor objective; every
 #   arm, d5f0a49 included, ramps the masks 0 -> 20 % -> 50 % before timing, as training does):
 #     RAMP=--ramp paired.sh 4 eager compile_all
+#   batches 7 and 8 (paired8.log, paired9.log, stop 22: C++ wrapper, clipping change):
+#     RAMP=--ramp paired.sh 4 eager compile_all; RAMP=--ramp paired.sh 8 eager compile_all
 # Needs a worktree of d5f0a49 at /work/wt_d5 (git worktree add /work/wt_d5 d5f0a49).
 set -e
 REPS=$1; X=$2; Y=$3

@@ -204,15 +204,17 @@ def test_compiled_critic_and_chain_update_like_eager():
         assert torch.allclose(v, comp.actor.state_dict()[k], atol=1e-4, rtol=1e-3), k
 
 
-@pytest.mark.parametrize("max_norm", [1e-3, 0.5, 1e6])
-def test_clip_grad_norm_matches_torch(max_norm):
+@pytest.mark.parametrize("max_norm, nan", [(1e-3, False), (0.5, False), (1e6, False), (1e6, True)])
+def test_clip_grad_norm_matches_torch(max_norm, nan):
     """edmsac.clip_grad_norm gives torch's clip_grad_norm_ numbers bit for bit, clipping
-    or not (it skips the multiplication by 1.0), and the same returned norm; parameters
-    without a gradient are ignored by both."""
+    or not (it skips the multiplication by 1.0), with a NaN gradient too, and the same
+    returned norm; parameters without a gradient are ignored by both."""
     g = torch.Generator().manual_seed(0)
     shapes = [(3, 4), (4,), (2, 5, 5), (1,)]
     grads = [torch.randn(s, generator=g) for s in shapes]
     grads[2][0, 0, :2] = 1e-40  # subnormal entries
+    if nan:
+        grads[1][0] = float("nan")
     runs = []
     for fn in (torch.nn.utils.clip_grad_norm_, clip_grad_norm):
         params = [torch.nn.Parameter(torch.zeros(s)) for s in [*shapes, (2,)]]
@@ -220,10 +222,14 @@ def test_clip_grad_norm_matches_torch(max_norm):
             p.grad = gr.clone()
         runs.append((fn(params, max_norm), [p.grad for p in params]))
     (n_ref, g_ref), (n, g_new) = runs
-    assert torch.equal(n_ref, n)
+    same = dict(rtol=0, atol=0, equal_nan=True)
+    torch.testing.assert_close(n_ref, n, **same)
     assert g_new[-1] is None
     for a, b in zip(g_ref[:-1], g_new[:-1], strict=True):
-        assert torch.equal(a, b)
-    clipped = float(n_ref) > max_norm
-    assert clipped == (max_norm < 1), "the cases cover both regimes"
-    assert not clipped or not torch.equal(g_new[0], grads[0])
+        torch.testing.assert_close(a, b, **same)
+    if nan:
+        assert all(bool(x.isnan().all()) for x in g_new[:-1])
+    else:
+        clipped = float(n_ref) > max_norm
+        assert clipped == (max_norm < 1), "the cases cover both regimes"
+        assert not clipped or not torch.equal(g_new[0], grads[0])

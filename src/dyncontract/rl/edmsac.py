@@ -100,10 +100,9 @@ def clip_grad_norm(params: list[torch.Tensor], max_norm: float) -> torch.Tensor:
         return torch.zeros(())
     total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
     coef = max_norm / (total + 1e-6)
-    if grads[0].device.type != "cpu":
+    # (a NaN norm fails "coef >= 1" and poisons every gradient, as clip_grad_norm_ does)
+    if grads[0].device.type != "cpu" or not bool(coef >= 1.0):
         torch._foreach_mul_(grads, coef.clamp(max=1.0))
-    elif coef < 1.0:
-        torch._foreach_mul_(grads, coef)
     return total
 
 

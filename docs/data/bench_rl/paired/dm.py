@@ -1,9 +1,12 @@
 """One paired measurement (see paired.sh): median ms per DMSAC/EDMSAC update at actor width W,
-batches as in benchmarks/bench_rl.py, 14 rounds of 8 updates, the first 2 warm-up.
+batches as in benchmarks/bench_rl.py, 14 rounds of 8 updates, the first 2 warm-up
+(``DM_ROUNDS=N``: N rounds instead of 14, the first 2 still warm-up; ``DM_PRINT_ROUNDS=1``:
+also print every round's ms per update).
 
     python dm.py TAG ALGO W REPO_ROOT [compile | compile_all] [--ramp]
 """
 
+import os
 import statistics
 import sys
 import time
@@ -40,11 +43,14 @@ if ag.pruner is not None:
         for i in range(8):
             ag.update(batches[i % 4], gen, 0.6)
     ag.pruner.apply_ratio(ag.pruner.target_ratio)
-times = []
-for r in range(14):
+times, every = [], []
+for r in range(int(os.environ.get("DM_ROUNDS", "14"))):
     t = time.perf_counter()
     for i in range(8):
         ag.update(batches[i % 4], gen, 0.6)
+    every.append(round((time.perf_counter() - t) / 8 * 1000, 2))
     if r >= 2:
         times.append((time.perf_counter() - t) / 8 * 1000)
 print(tag, algo, width, f"{statistics.median(times):.3f}", flush=True)
+if os.environ.get("DM_PRINT_ROUNDS") == "1":
+    print("rounds", tag, algo, every, flush=True)

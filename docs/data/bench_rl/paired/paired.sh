@@ -12,6 +12,8 @@
 #     RAMP=--ramp paired.sh 4 eager compile_all
 #   batches 7 and 8 (paired8.log, paired9.log, stop 22: C++ wrapper, clipping change):
 #     RAMP=--ramp paired.sh 4 eager compile_all; RAMP=--ramp paired.sh 8 eager compile_all
+#   batch 9 (paired10.log, stop 22, 40 rounds per process instead of 14):
+#     DM_ROUNDS=40 RAMP=--ramp paired.sh 6 eager compile_all
 # Needs a worktree of d5f0a49 at /work/wt_d5 (git worktree add /work/wt_d5 d5f0a49).
 set -e
 REPS=$1; X=$2; Y=$3

@@ -102,7 +102,7 @@ class RLConfig(BaseModel):
     compile_chain: bool = False
     #: with either compile option: inductor's C++ wrapper (``cpp_wrapper``) calls the
     #: compiled kernels from C++ instead of Python — the same kernels and numbers, less
-    #: per-kernel overhead (~3-7 % per update at the default sizes, docs/edmsac.md), ~30 s
+    #: per-kernel overhead (~1-6 % per update at the default sizes, docs/edmsac.md), ~30 s
     #: more compilation in a process that has not compiled the graph before
     compile_cpp_wrapper: bool = True
 

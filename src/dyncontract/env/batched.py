@@ -6,6 +6,8 @@ computed in float64 for a whole batch at once; RL training samples from it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
@@ -16,7 +18,7 @@ from dyncontract.model.choice import (
     expected_profit_under_choice,
     outcome_profits,
     reference_participation,
-    sampled_profit,
+    sampled_outcomes,
     tie_tolerance_abs,
     truthfulness,
 )
@@ -62,6 +64,10 @@ class BatchedContractEnv:
         self.base_prior = torch.as_tensor(base.prior, **f64)
         self.base_Q = torch.as_tensor(base.transition, **f64)
         self.eye = torch.eye(self.K, **f64)
+        #: the env's own sample counter: (state, action) pairs whose outcome a method observed,
+        #: i.e. rows of every :meth:`step` call except scoring calls (``count=False``). In menu
+        #: mode one sample is one menu posted to a population of ``menu_population`` ESs.
+        self.samples = 0
 
     # ----- states -------------------------------------------------------------------------
     def sample_states(
@@ -151,9 +157,10 @@ class BatchedContractEnv:
             p[:, :, None] * Q * (G2 - ct["R2"])
         ).sum((-1, -2))
 
-    def menu_outcome(self, ct: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def menu_outcome(self, ct: dict[str, torch.Tensor]) -> dict[str, Any]:
         """Menu mode: every ES chooses (model.choice); profit under those choices (n,),
-        ``table`` (n, K, K) the profit of each type pair, ``truthful_rate``, ``truthful``."""
+        ``table`` (n, K, K) the profit of each type pair, ``truthful_rate``, ``truthful``,
+        ``choices`` (:class:`~dyncontract.model.choice.Choices`)."""
         ch = choose(
             ct["T1"], ct["R1"], ct["T2"], ct["R2"], ct["Q"], ct["c"], self.base,
             tol=self.tol, acceptance=self.cfg.menu_acceptance,
@@ -169,6 +176,7 @@ class BatchedContractEnv:
             "truthful": truthful,
             "period1": ch.period1,
             "period2": ch.period2,
+            "choices": ch,
         }
 
     @torch.no_grad()
@@ -177,13 +185,23 @@ class BatchedContractEnv:
         obs: torch.Tensor,
         action: torch.Tensor,
         generator: torch.Generator | None = None,
+        *,
+        count: bool = True,
     ) -> dict[str, torch.Tensor]:
         """Rewards for a batch. obs (n, obs_dim), action (n, act_dim) in [-1, 1].
 
         Returns tensors of shape (n,): ``reward``, ``profit``, ``feasible`` (bool),
         ``max_violation``; in menu mode also ``truthful_rate``, ``truthful`` (= ``feasible``)
-        and ``sampled_profit`` (with ``menu_reward: sampled``, drawn with ``generator``).
+        and, with ``menu_reward: sampled``, what the CS observes from the ``menu_population``
+        ESs drawn (with ``generator``) for each menu: ``sampled_profit`` and ``picks``
+        (n, K + 1, K + 1), the count of each (period-1 report, period-2 report) pair, index K
+        = declined (:func:`~dyncontract.model.choice.sampled_outcomes`).
+
+        ``count``: add the n rows to :attr:`samples` (default). Scoring a policy on held-out
+        states passes False: that is the experimenter's measurement, not the CS's data.
         """
+        if count:
+            self.samples += int(obs.shape[0])
         ct = self.contracts(obs, action)
         if self.mode == "menu":
             return self._menu_step(ct, generator)
@@ -208,8 +226,8 @@ class BatchedContractEnv:
             "max_violation": max_v,
         }
         if self.cfg.menu_reward == "sampled":
-            res["sampled_profit"] = sampled_profit(
-                out["table"], ct["prior"], ct["Q"], self.menu_population, generator
+            res["sampled_profit"], res["picks"] = sampled_outcomes(
+                out["table"], out["choices"], ct["prior"], ct["Q"], self.menu_population, generator
             )
             res["reward"] = res["sampled_profit"] / self.cfg.reward_scale
         else:

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from dyncontract.env.batched import BatchedContractEnv
+from dyncontract.model.choice import soft_choose
 
 
 def soft_menu_profit(
@@ -35,42 +36,27 @@ def soft_menu_profit(
 ) -> torch.Tensor:
     """(n,) expected CS profit per ES under softmax choices at temperature ``tau``.
 
-    Period 2: option logits ``u2 / tau`` over the items of row l (plus declining at 0 under
-    ``per_period``). Period 1: ``W / tau`` with the soft continuation utilities (plus declining
-    at 0; under ``own_period`` acceptance each item's weight is multiplied by
-    ``sigmoid(u1 / tau)``, the soft version of "U1 >= 0"). Ties favour the truthful item by a
-    factor e (a logit bonus of 1), as the hard rule sends ties to it.
+    The choices are :func:`~dyncontract.model.choice.soft_choose`'s: period 2, option logits
+    ``u2 / tau`` over the items of row l (plus declining at 0 under ``per_period``); period 1,
+    ``W / tau`` with the soft continuation utilities (plus declining at 0; under
+    ``own_period`` acceptance an item is acceptable with probability ``sigmoid(u1 / tau)``).
+    Ties favour the truthful item by a factor e (a logit bonus of 1), as the hard rule sends
+    ties to it.
     """
     if benv.mode != "menu":
         raise ValueError("soft_menu_profit: needs env.action_mode=menu")
     sc = benv.base
     ct = benv.contracts(obs, action)
     T1, R1, T2, R2, p, Q, c = (ct[k] for k in ("T1", "R1", "T2", "R2", "prior", "Q", "c"))
-    n, K = T1.shape
-    eye = benv.eye
-    e1 = sc.kappa * T1**3 / sc.tau**2
-    e2 = sc.kappa * T2**3 / sc.tau**2
+    K = T1.shape[1]
+    sch = soft_choose(
+        T1, R1, T2, R2, Q, c, sc, tau=tau, acceptance=benv.cfg.menu_acceptance
+    )  # fmt: skip
     pi1 = sc.alpha * torch.log1p(sc.beta * T1) - R1  # (n, l)
     pi2 = sc.alpha * torch.log1p(sc.beta * T2) - R2  # (n, l, m)
-    per_period = sc.participation == "per_period"
-
-    u2 = R2[:, :, None, :] - c[:, None, :, None] * e2[:, :, None, :]  # (n, l, i, m)
-    logit2 = u2 / tau + eye  # truthful bonus
-    if per_period:
-        logit2 = torch.cat([logit2, torch.zeros_like(logit2[..., :1])], dim=-1)
-    P2 = torch.softmax(logit2, dim=-1)[..., :K]
-    cont = (P2 * u2).sum(-1)  # (n, l, i)
-    prof2 = (P2 * pi2[:, :, None, :]).sum(-1)  # (n, l, i)
-
-    u1 = R1[:, None, :] - c[:, :, None] * e1[:, None, :]  # (n, k, l)
-    W = u1 + sc.discount * torch.einsum("nki,nli->nkl", Q, cont)
-    logit1 = W / tau + eye
-    if per_period and benv.cfg.menu_acceptance == "own_period":
-        logit1 = logit1 + nn.functional.logsigmoid(u1 / tau)
-    logit1 = torch.cat([logit1, torch.zeros_like(logit1[..., :1])], dim=-1)
-    P1 = torch.softmax(logit1, dim=-1)[..., :K]  # (n, k, l)
+    prof2 = (sch.P2[..., :K] * pi2[:, :, None, :]).sum(-1)  # (n, l, i)
     later = sc.discount * torch.einsum("nki,nli->nkl", Q, prof2)  # (n, k, l)
-    per_type = (P1 * (pi1[:, None, :] + later)).sum(-1)  # (n, k)
+    per_type = (sch.P1[..., :K] * (pi1[:, None, :] + later)).sum(-1)  # (n, k)
     return (p * per_type).sum(-1)
 
 

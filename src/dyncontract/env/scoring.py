@@ -80,7 +80,7 @@ def best_feasible(
     """Per state, the candidate contract with the highest profit among the feasible ones (the
     one with the smallest violation when none is). candidates (C, B, A) -> actions (B, A)."""
     C, B, A = candidates.shape
-    out = env.step(obs.repeat(C, 1), candidates.reshape(C * B, A))
+    out = env.step(obs.repeat(C, 1), candidates.reshape(C * B, A), count=False)
     profit = out["profit"].view(C, B).to(torch.float64)
     feasible = _counts(env, out).view(C, B)
     violation = out["max_violation"].view(C, B).to(torch.float64)
@@ -159,13 +159,14 @@ class ContractEvaluator:
             cands = sampler(self.obs, self.best_of - 1).to(single.device, single.dtype)
             chosen = best_feasible(self.env, self.obs, torch.cat([single[None], cands]))
             res.update(self.score_actions(chosen, "best_of_n"))
-        res["eval_reward"] = float(self.env.step(self.obs, single)["reward"].mean().item())
+        out = self.env.step(self.obs, single, count=False)
+        res["eval_reward"] = float(out["reward"].mean().item())
         return res
 
     @torch.no_grad()
     def score_actions(self, act: torch.Tensor, suffix: str = "single") -> dict[str, float]:
         """Metrics of the actions (n_states, act_dim) taken on the held-out states."""
-        out = self.env.step(self.obs, act)
+        out = self.env.step(self.obs, act, count=False)
         profit = out["profit"].detach().cpu().numpy()
         res = score_profits(profit, _counts(self.env, out).cpu().numpy(), self.held, suffix)
         if "truthful_rate" in out:  # menu mode: who picks their own item, reported apart

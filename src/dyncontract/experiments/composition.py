@@ -95,6 +95,35 @@ def contract_setting(
     return ContractSetting(env, held, ContractEvaluator(env, held, device))
 
 
+class TestCurveEvaluator:
+    """The validation evaluator's metrics (learning curve, any selection) plus the test
+    states' single-action metrics as ``test_<metric>``: sample-efficiency curves on the test
+    states, which nothing selects on (no checkpoint choice, no early stopping)."""
+
+    primary = "ratio_single"
+
+    def __init__(self, validation: ContractEvaluator, test: ContractEvaluator) -> None:
+        self.validation = validation
+        self.test = test
+
+    def __call__(self, policy: Any) -> dict[str, float]:
+        out = self.validation(policy)
+        test = self.test.score_actions(policy(self.test.obs))
+        out.update({f"test_{k}": v for k, v in test.items()})
+        return out
+
+
+def test_curve_evaluator(
+    setting: ContractSetting,
+    cfg: DyncontractConfig,
+    device: torch.device | str = "cpu",
+    cache_dir: str | os.PathLike | None = None,
+) -> TestCurveEvaluator:
+    """:class:`TestCurveEvaluator` of ``setting`` (its env, scored without counting samples)."""
+    held = HeldOutSet.build(cfg.scenario_obj(), cfg.env, cache_dir=cache_dir, split="test")
+    return TestCurveEvaluator(setting.evaluator, ContractEvaluator(setting.env, held, device))
+
+
 def default_budget(
     cfg: DyncontractConfig, steps: int | None = None, max_minutes: float | None = None
 ) -> Budget:
@@ -113,9 +142,11 @@ def build_trainer(
     quiet: bool = False,
     cache_dir: str | os.PathLike | None = None,
     tensorboard: str | os.PathLike | None = None,
+    test_curve: bool = False,
 ) -> Trainer:
     """An (E)DMSAC trainer for ``cfg`` writing to ``run_dir`` (and TensorBoard events to
-    ``tensorboard``, default ``cfg.logging.tensorboard``)."""
+    ``tensorboard``, default ``cfg.logging.tensorboard``). ``test_curve``: every metrics row
+    also scores the test states (:class:`TestCurveEvaluator`; contract env only)."""
     rl = cfg.rl
     dev = resolve_device(device)
     eid = env_id(cfg)
@@ -123,6 +154,8 @@ def build_trainer(
         setting = contract_setting(cfg, dev, cache_dir, progress=progress_enabled(quiet))
         collector: Any = BatchedBanditCollector(setting.env, rl.num_envs, dev, rl.actions_per_state)
         evaluator: Any = setting.evaluator
+        if test_curve:
+            evaluator = test_curve_evaluator(setting, cfg, dev, cache_dir)
         eval_policy: Any = actor_policy  # the scoring protocol: single + best_of_n
 
     else:

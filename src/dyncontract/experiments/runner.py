@@ -87,6 +87,7 @@ def run_task(task: Task, out: str, threads: int = 1, options: dict[str, Any] | N
     if not run.config.exists():
         run.write_config(dump_config(cfg))
     ctx = MethodContext(cfg, d, heldout_cache(out, task.experiment), dict(options or {}))
+    ctx.test_curve = method.test_curve
     rows = method.run(ctx, task.seed, task.budget)
     run.write_metrics(rows)
     if not ctx.final:

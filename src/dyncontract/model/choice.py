@@ -221,6 +221,20 @@ def expected_profit_under_choice(
     return (w * table).sum((-1, -2))
 
 
+def draw_type_pairs(
+    prior: torch.Tensor,
+    Q: torch.Tensor,
+    n_es: int,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """(n, n_es) int64: the (period-1, period-2) type pair ``k K + i`` of each of ``n_es``
+    ESs per state, drawn from ``p_k Q[k, i]``."""
+    prior = _f64(prior)
+    n, K = prior.shape
+    w = (prior[:, :, None] * _f64(Q, prior.device)).reshape(n, K * K)
+    return torch.multinomial(w.clamp(min=0), int(n_es), replacement=True, generator=generator)
+
+
 def sampled_profit(
     table: torch.Tensor,
     prior: torch.Tensor,
@@ -231,12 +245,150 @@ def sampled_profit(
     """(n,) realised average profit of ``n_es`` ESs per state, types drawn from p and Q.
 
     ``table`` is :func:`outcome_profits`; each ES's (period-1, period-2) type pair is drawn
-    from ``p_k Q[k, i]``.
+    from ``p_k Q[k, i]`` (:func:`draw_type_pairs`).
+    """
+    return sampled_outcomes(table, None, prior, Q, n_es, generator)[0]
+
+
+def sampled_outcomes(
+    table: torch.Tensor,
+    ch: Choices | None,
+    prior: torch.Tensor,
+    Q: torch.Tensor,
+    n_es: int,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """What a CS that posts each menu to ``n_es`` ESs observes: ``(profit, picks)``.
+
+    ``profit`` (n,): the realised average profit (as :func:`sampled_profit`, same draws);
+    ``picks`` (n, K + 1, K + 1) float64 (None without ``ch``): how many of the drawn ESs made
+    each (period-1 report, period-2 report) pair of choices, index K = declined (a period-1
+    decline is recorded as (K, K): no period 2). The types themselves stay private.
     """
     n, K, _ = table.shape
-    w = (_f64(prior, table.device)[:, :, None] * _f64(Q, table.device)).reshape(n, K * K)
-    draws = torch.multinomial(w.clamp(min=0), int(n_es), replacement=True, generator=generator)
-    return torch.gather(table.reshape(n, K * K), 1, draws).mean(dim=1)
+    draws = draw_type_pairs(prior, Q, n_es, generator)
+    profit = torch.gather(table.reshape(n, K * K), 1, draws).mean(dim=1)
+    if ch is None:
+        return profit, None
+    k, i = draws // K, draws % K
+    r1 = torch.gather(ch.period1, 1, k)  # (n, n_es), DECLINE = -1
+    hist = r1.clamp(min=0)
+    r2 = ch.period2[torch.arange(n, device=draws.device)[:, None], hist, i]
+    r2 = torch.where(r1 >= 0, r2, torch.full_like(r2, DECLINE))
+    r1, r2 = torch.where(r1 >= 0, r1, K), torch.where(r2 >= 0, r2, K)
+    picks = torch.zeros(n, (K + 1) ** 2, dtype=torch.float64, device=draws.device)
+    picks.scatter_add_(1, r1 * (K + 1) + r2, torch.ones_like(r1, dtype=torch.float64))
+    return profit, picks.reshape(n, K + 1, K + 1)
+
+
+@dataclass(frozen=True)
+class SoftChoices:
+    """Choice probabilities of :func:`soft_choose` (torch, differentiable).
+
+    ``P1`` (n, K, K + 1) [true k, report l]; ``P2`` (n, K, K, K + 1) [history l, true i,
+    report m]; the last index is "declines" (probability 0 where declining is not an option).
+    ``u1``, ``u2``, ``W`` as in :class:`Choices`; ``cont`` (n, K, K) [l, i] the expected
+    utility of the period-2 choice.
+    """
+
+    P1: torch.Tensor
+    P2: torch.Tensor
+    u1: torch.Tensor
+    u2: torch.Tensor
+    cont: torch.Tensor
+    W: torch.Tensor
+
+
+def soft_choose(
+    T1: torch.Tensor,
+    R1: torch.Tensor,
+    T2: torch.Tensor,
+    R2: torch.Tensor,
+    Q: torch.Tensor,
+    c: torch.Tensor,
+    sc: Scenario,
+    *,
+    tau: float,
+    acceptance: Acceptance = "own_period",
+    participation: Participation | None = None,
+    truthful_bonus: float = 1.0,
+) -> SoftChoices:
+    """The rules of :func:`choose` with a logit (softmax) noise of temperature ``tau``.
+
+    Each ES picks among its options with probabilities proportional to ``exp(value / tau)``:
+    period 2 over the items of row l by ``u2`` (plus declining at utility 0 under
+    ``per_period``), period 1 over reports by ``W`` computed with the *expected* period-2
+    utilities (plus declining at 0; under ``per_period`` with ``own_period`` acceptance an
+    item is acceptable with probability ``sigmoid(u1 / tau)``, the soft version of
+    "U1 >= 0", and the ES picks among the acceptable ones: :func:`_soft_own_period`).
+    The truthful item gets a logit bonus ``truthful_bonus`` (the hard rule sends ties to it).
+    As ``tau -> 0`` the probabilities tend to the hard choice away from ties. Items are taken
+    as buildable (every action's workloads are); the tie tolerance plays no role here.
+    Differentiable in the menu and in ``c`` (e.g. to fit unknown types by likelihood).
+    """
+    if acceptance not in ("own_period", "forward_looking"):
+        raise ValueError(f"acceptance: must be own_period or forward_looking, got {acceptance!r}")
+    mode = participation or sc.participation
+    n, K = T1.shape
+    bonus = truthful_bonus * torch.eye(K, dtype=T1.dtype, device=T1.device)
+    e1 = sc.kappa * T1**3 / sc.tau**2
+    e2 = sc.kappa * T2**3 / sc.tau**2
+    per_period = mode == "per_period"
+
+    u2 = R2[:, :, None, :] - c[:, None, :, None] * e2[:, :, None, :]  # (n, l, i, m)
+    logit2 = u2 / tau + bonus
+    zero2 = torch.zeros_like(logit2[..., :1])
+    if per_period:
+        P2 = torch.softmax(torch.cat([logit2, zero2], dim=-1), dim=-1)
+    else:
+        P2 = torch.cat([torch.softmax(logit2, dim=-1), zero2], dim=-1)
+    cont = (P2[..., :K] * u2).sum(-1)  # (n, l, i)
+
+    u1 = R1[:, None, :] - c[:, :, None] * e1[:, None, :]  # (n, k, l)
+    W = u1 + sc.discount * torch.einsum("nki,nli->nkl", Q, cont)
+    logit1 = W / tau + bonus
+    if per_period and acceptance == "own_period":
+        P1 = _soft_own_period(logit1, u1 / tau)
+    else:  # acceptance by W itself: declining (value 0) competes with the items
+        P1 = torch.softmax(torch.cat([logit1, torch.zeros_like(logit1[..., :1])], dim=-1), -1)
+    return SoftChoices(P1=P1, P2=P2, u1=u1, u2=u2, cont=cont, W=W)
+
+
+def _soft_own_period(logit1: torch.Tensor, accept_logit: torch.Tensor) -> torch.Tensor:
+    """Period-1 probabilities (n, K, K + 1) under ``own_period`` acceptance with noise: item l
+    is acceptable with probability sigmoid(u1 / tau), independently (logistic noise on the
+    threshold U1 >= 0), and the ES picks among the acceptable items (and declining) by the
+    softmax of ``logit1`` — the expectation over all 2^K acceptable sets. As tau -> 0 this is
+    the hard rule: the best acceptable item by W, even when an unacceptable one has a higher W
+    (a penalty ``log sigmoid(u1 / tau)`` added to the logits is not: it loses to W's gap)."""
+    K = logit1.shape[-1]
+    idx = torch.arange(K, device=logit1.device)
+    bits = torch.arange(2**K, device=logit1.device)[:, None] >> idx
+    sets = (bits & 1).to(logit1.dtype)  # (S, K): 1 where item l is acceptable in set S
+    log_a = torch.nn.functional.logsigmoid(accept_logit)  # (n, k, l)
+    log_na = torch.nn.functional.logsigmoid(-accept_logit)
+    log_w = log_a @ sets.T + log_na @ (1.0 - sets).T  # (n, k, S): log Pr(acceptable set = S)
+    # log of the softmax denominator of each set (declining, logit 0, is always an option)
+    off = torch.where(sets.bool(), 0.0, -math.inf)  # (S, K)
+    x = torch.cat([logit1[..., None, :] + off, torch.zeros_like(log_w)[..., None]], dim=-1)
+    log_coef = log_w - torch.logsumexp(x, dim=-1)  # (n, k, S): log Pr(S) / denominator(S)
+    # Pr(l) = exp(logit_l) sum_{S containing l} Pr(S) / denominator(S); declining: exp(0) sum_S
+    log_items = logit1 + torch.logsumexp(log_coef[..., :, None] + off, dim=-2)
+    log_p = torch.cat([log_items, torch.logsumexp(log_coef, dim=-1, keepdim=True)], dim=-1)
+    return torch.exp(log_p)
+
+
+def soft_pick_probabilities(sch: SoftChoices, prior: torch.Tensor, Q: torch.Tensor) -> torch.Tensor:
+    """(n, K + 1, K + 1): the probability that a random ES (types drawn from p and Q) makes
+    each (period-1 report, period-2 report) pair of choices under :func:`soft_choose` — the
+    law of :func:`sampled_outcomes`' ``picks`` (index K = declined; a period-1 decline is
+    (K, K))."""
+    n, K = prior.shape
+    # Pr(r1 = l, r2 = m) = sum_k p_k P1[k, l] sum_i Q[k, i] P2[l, i, m]
+    joint = torch.einsum("nk,nkl,nki,nlim->nlm", prior, sch.P1[..., :K], Q, sch.P2)
+    declined = (prior * sch.P1[..., K]).sum(-1)  # (n,)
+    last = torch.cat([torch.zeros_like(joint[:, :1, :K]), declined[:, None, None]], dim=-1)
+    return torch.cat([joint, last], dim=1)
 
 
 def truthfulness(ch: Choices, prior: torch.Tensor, Q: torch.Tensor) -> tuple[torch.Tensor, ...]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dyncontract.experiments.methods import amortised, exact, heuristics, menu, sb3
 from dyncontract.experiments.methods.base import Method, MethodContext
 from dyncontract.experiments.methods.diffusion import run_diffusion
+from dyncontract.experiments.methods.model_free import free
 
 
 def _menu(algo: str | None = None) -> dict:
@@ -18,6 +19,11 @@ def _menu(algo: str | None = None) -> dict:
     if algo is not None:
         cfg["rl"] = {"algo": algo}
     return cfg
+
+
+def _diffusion_free(algo: str) -> Method:
+    """A learner of the trainer in the model-free menu setting (``<algo>_free``)."""
+    return Method(f"{algo}_free", run_diffusion, resumable=True, config=free(algo), test_curve=True)
 
 
 METHODS: dict[str, Method] = {
@@ -32,13 +38,18 @@ METHODS: dict[str, Method] = {
         Method("direct", amortised.run_direct),
         Method("supervised", amortised.run_supervised),
         Method("per_state", amortised.run_per_state),
-        # menu mode (issue 10): the policy proposes the whole menu, ESs self-select
+        # menu mode: the policy proposes the whole menu, ESs self-select
         Method("edmsac_menu", run_diffusion, resumable=True, config=_menu("edmsac")),
         Method("dmsac_menu", run_diffusion, resumable=True, config=_menu("dmsac")),
         Method("gsac_menu", run_diffusion, resumable=True, config=_menu("gsac")),
         Method("sac_menu", sb3.run_sac, config=_menu()),
         Method("direct_smooth", menu.run_direct_smooth, config=_menu()),
         Method("cma", menu.run_cma, config=_menu()),
+        # the model-free menu setting (methods/model_free.py): the CS does not know the types
+        _diffusion_free("edmsac"),
+        _diffusion_free("dmsac"),
+        _diffusion_free("gsac"),
+        Method("sac_free", sb3.run_sac, config=free(), test_curve=True),
         Method("random", heuristics.run_random),
         Method("greedy", heuristics.run_greedy, seedless=True),
         Method("static_myopic", exact.run_static_myopic, seedless=True),

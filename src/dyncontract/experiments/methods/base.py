@@ -31,6 +31,9 @@ class MethodContext:
     extras: dict[str, Any] = field(default_factory=dict)
     #: the final scores on the test states (set by :meth:`finish`)
     final: dict[str, Any] = field(default_factory=dict)
+    #: every metrics row also scores the test states (``test_<metric>`` columns: the
+    #: sample-efficiency curves of the model-free benchmark; nothing selects on them)
+    test_curve: bool = False
 
     @cached_property
     def setting(self) -> ContractSetting:
@@ -41,6 +44,15 @@ class MethodContext:
     def test(self) -> ContractSetting:
         """The same env on the test states: the final tables only."""
         return contract_setting(self.cfg, "cpu", self.cache_dir, split="test")
+
+    def curve_metrics(self, policy: Any) -> dict[str, Any]:
+        """A metrics row's scores: the validation evaluator's, plus ``test_<metric>`` of the
+        single action on the test states when :attr:`test_curve` is on."""
+        out = dict(self.setting.evaluator(policy))
+        if self.test_curve:
+            ev = self.test.evaluator
+            out.update({f"test_{k}": v for k, v in ev.score_actions(policy(ev.obs)).items()})
+        return out
 
     def finish(self, policy: Any) -> dict[str, Any]:
         """Score the method's final policy (a ScoredPolicy or policy) on the test states."""
@@ -61,6 +73,7 @@ class Method:
         seedless: the result does not depend on the seed (run once, as the first seed).
         resumable: a killed run continues from its run directory (else it restarts).
         config: nested config overrides every run of the method gets.
+        test_curve: its metrics rows also score the test states (``MethodContext.test_curve``).
     """
 
     name: str
@@ -68,6 +81,7 @@ class Method:
     seedless: bool = False
     resumable: bool = False
     config: dict[str, Any] = field(default_factory=dict)
+    test_curve: bool = False
 
 
 def one_row(ctx: MethodContext, t0: float, ev: dict[str, float], **extra: Any) -> list[dict]:

@@ -25,6 +25,7 @@ def run_diffusion(ctx: MethodContext, seed: int, budget: Budget) -> list[dict[st
         quiet=True,
         cache_dir=ctx.cache_dir,
         tensorboard=tensorboard_dir(ctx.run_dir),
+        test_curve=ctx.test_curve,
     )
     ev = evaluate_run(
         ctx.run_dir, states=ctx.cfg.env.held_out_states, cache_dir=ctx.cache_dir, split="test"

@@ -95,7 +95,6 @@ def make_model(algo: str, ctx: MethodContext, seed: int, **extra: Any) -> tuple[
 def run_sb3(algo: str, ctx: MethodContext, seed: int, budget: Budget) -> list[dict[str, Any]]:
     from stable_baselines3.common.callbacks import BaseCallback
 
-    setting = ctx.setting
     tb = tensorboard_dir(ctx.run_dir)  # SB3's own TensorBoard logging, next to the others
     model, updates = make_model(algo, ctx, seed, tensorboard_log=str(tb.parent))
     rows: list[dict[str, Any]] = []
@@ -123,7 +122,7 @@ def run_sb3(algo: str, ctx: MethodContext, seed: int, budget: Budget) -> list[di
 
     def evaluate(step: int) -> None:
         wall = time.perf_counter() - t0
-        ev = setting.evaluator(policy)
+        ev = ctx.curve_metrics(policy)
         rows.append({"step": step, "wall_s": wall, "samples": step, "updates": updates[0], **ev})
         # the evaluator's metrics under the same tags as the diffusion learners' (SB3 logger)
         for k, v in {"wall_s": wall, **ev}.items():

@@ -1,0 +1,167 @@
+"""Estimating the ESs' private types from what a CS observes: their picks from posted menus.
+
+A CS that does not know the types' willingness θ posts menus and records, for each sampled
+ES, which item it took in each period or that it declined (the env's ``picks``, menu mode
+with ``menu_reward: sampled``). The types themselves stay private; the CS knows its market
+state (p, Q, ξ), the energy accounting (κ, τ) and its own valuation. Under the model's
+rational choice with a logit noise of temperature ``tau``
+(:func:`~dyncontract.model.choice.soft_choose`), the probability of each observed pair of
+choices is :func:`~dyncontract.model.choice.soft_pick_probabilities`; :func:`fit_theta`
+maximises the log-likelihood of all picks over θ (ordered: θ_1 < … < θ_K), lowering the
+temperature in stages (each stage starts from the previous estimate). θ and the cost scale
+ξ κ / τ² enter costs only as ξ / θ_k: an unknown cost scale would be absorbed into θ ("θ up
+to the cost scale"); here ξ, κ and τ are known, so θ itself is identified.
+
+Payments must not depend on θ for this to be model-free: the env's ``free`` payments
+(R = R_max (a + 1) / 2) do not; ``rent`` payments price items at the true types' costs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from dyncontract.env.batched import BatchedContractEnv
+from dyncontract.model.choice import soft_choose, soft_pick_probabilities
+
+#: temperatures of the fit's stages (utility units; R_max is about 28 in the default scenario)
+DEFAULT_TAUS = (3.0, 1.0, 0.3, 0.1, 0.03, 0.01)
+
+
+def ordered_theta(z: torch.Tensor) -> torch.Tensor:
+    """θ from unconstrained ``z`` (K,): θ_1 = exp(z_1), θ_k = θ_{k-1} + exp(z_k)."""
+    return torch.cumsum(torch.exp(z), dim=0)
+
+
+def theta_to_z(theta: np.ndarray) -> torch.Tensor:
+    """The inverse of :func:`ordered_theta` (``theta`` strictly increasing and positive)."""
+    t = np.asarray(theta, float)
+    return torch.as_tensor(np.log(np.diff(t, prepend=0.0)), dtype=torch.float64)
+
+
+def pick_log_likelihood(
+    benv: BatchedContractEnv,
+    obs: torch.Tensor,
+    action: torch.Tensor,
+    picks: torch.Tensor,
+    theta: torch.Tensor,
+    tau: float,
+) -> torch.Tensor:
+    """Σ over menus and (r1, r2) of ``picks`` × log Pr(r1, r2 | menu, state, θ, tau): the
+    log-likelihood of the observed choices (a scalar, differentiable in ``theta``)."""
+    if benv.mode != "menu" or benv.cfg.menu_payments != "free":
+        raise ValueError("pick_log_likelihood: needs menu mode with free payments")
+    ct = benv.contracts(obs, action)  # free payments: T and R do not depend on the types
+    p, Q = ct["prior"], ct["Q"]
+    xi = benv.decode(obs)[2]
+    c = xi[:, None] / theta[None, :]
+    sch = soft_choose(
+        ct["T1"], ct["R1"], ct["T2"], ct["R2"], Q, c, benv.base,
+        tau=tau, acceptance=benv.cfg.menu_acceptance,
+    )  # fmt: skip
+    prob = soft_pick_probabilities(sch, p, Q)
+    return (picks * torch.log(prob.clamp(min=1e-300))).sum()
+
+
+@dataclass
+class ThetaFit:
+    """What :func:`fit_theta` returns: the estimate, and the log-likelihood per ES choice
+    pair at each stage's end."""
+
+    theta: np.ndarray
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def fit_theta(
+    benv: BatchedContractEnv,
+    obs: torch.Tensor,
+    action: torch.Tensor,
+    picks: torch.Tensor,
+    *,
+    taus: tuple[float, ...] = DEFAULT_TAUS,
+    steps: int = 200,
+    lr: float = 0.05,
+    batch: int = 4096,
+    theta0: np.ndarray | None = None,
+    seed: int = 0,
+) -> ThetaFit:
+    """Maximum-likelihood θ from posted menus (``obs``, ``action``, (n, ·)) and the picks of
+    their sampled ESs (n, K + 1, K + 1): Adam on the ordered parametrisation, ``steps``
+    updates per temperature of ``taus`` (full batch up to ``batch`` menus, else random
+    minibatches of that size). ``theta0``: the start (default 1, 2, …, K: ordered and
+    otherwise uninformed)."""
+    K = benv.K
+    n = int(obs.shape[0])
+    if n == 0:
+        raise ValueError("fit_theta: no observations")
+    start = np.arange(1.0, K + 1.0) if theta0 is None else np.asarray(theta0, float)
+    z = torch.nn.Parameter(theta_to_z(start))
+    gen = torch.Generator().manual_seed(seed)
+    obs64 = obs.to(torch.float64)
+    act64 = action.to(torch.float64)
+    picks64 = picks.to(torch.float64)
+    es_total = float(picks64.sum())
+    history: list[dict[str, float]] = []
+    for tau in taus:
+        opt = torch.optim.Adam([z], lr=lr)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps, eta_min=lr * 0.01)
+        for _ in range(steps):
+            if n > batch:
+                idx = torch.randint(0, n, (batch,), generator=gen)
+                o, a, pk = obs64[idx], act64[idx], picks64[idx]
+                scale = n / batch
+            else:
+                o, a, pk, scale = obs64, act64, picks64, 1.0
+            loss = -scale * pick_log_likelihood(benv, o, a, pk, ordered_theta(z), tau) / es_total
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+        with torch.no_grad():
+            ll = _full_log_likelihood(benv, obs64, act64, picks64, ordered_theta(z), tau, batch)
+        history.append({"tau": tau, "log_lik_per_es": ll / es_total})
+    theta = ordered_theta(z).detach().numpy()
+    if not np.all(np.isfinite(theta)):
+        raise FloatingPointError("fit_theta: the estimate is not finite")
+    return ThetaFit(theta=theta, history=history)
+
+
+def _full_log_likelihood(
+    benv: BatchedContractEnv,
+    obs: torch.Tensor,
+    action: torch.Tensor,
+    picks: torch.Tensor,
+    theta: torch.Tensor,
+    tau: float,
+    batch: int,
+) -> float:
+    total = 0.0
+    for s in range(0, int(obs.shape[0]), batch):
+        sl = slice(s, s + batch)
+        total += float(pick_log_likelihood(benv, obs[sl], action[sl], picks[sl], theta, tau))
+    return total
+
+
+def relative_error(theta_hat: np.ndarray, theta: np.ndarray) -> dict[str, float]:
+    """Max and mean of |θ̂_k − θ_k| / θ_k."""
+    err = np.abs(np.asarray(theta_hat, float) - np.asarray(theta, float)) / np.asarray(theta)
+    return {"max": float(err.max()), "mean": float(err.mean())}
+
+
+def menu_action_free(
+    benv: BatchedContractEnv,
+    T1: np.ndarray,
+    R1: np.ndarray,
+    T2: np.ndarray,
+    R2: np.ndarray,
+) -> np.ndarray:
+    """The action (2K + 2K²,) whose menu under ``free`` payments is (T1, R1, T2, R2) (the
+    payments clipped to [0, R_max], the workloads to [0, T_max])."""
+    if benv.mode != "menu" or benv.cfg.menu_payments != "free":
+        raise ValueError("menu_action_free: needs menu mode with free payments")
+    t_max, r_max = benv.base.t_max, benv.r_max
+    a_T = np.concatenate([np.ravel(T1), np.ravel(T2)]) / t_max * 2.0 - 1.0
+    a_R = np.concatenate([np.ravel(R1), np.ravel(R2)]) / r_max * 2.0 - 1.0
+    return np.clip(np.concatenate([a_T, a_R]), -1.0, 1.0)

@@ -87,9 +87,12 @@ def results(
         "docs/results.md"
     ),
 ) -> None:
-    """Regenerate docs/results.md from the committed data under docs/data/."""
-    from dyncontract.experiments.results_doc import render
+    """Regenerate docs/results.md (and the figures drawn from data, next to it under
+    figures/) from the committed data under docs/data/."""
+    from dyncontract.experiments.results_doc import figures_from_data, render
 
     if not data.is_dir():
         raise InputError(f"--data: {data} is not a directory")
     typer.echo(f"wrote {render(data, out)}")
+    for fig in figures_from_data(data, out.parent / "figures"):
+        typer.echo(f"wrote {fig}")

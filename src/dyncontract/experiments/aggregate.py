@@ -151,11 +151,20 @@ def write_summary(out: str | os.PathLike, experiment: str) -> tuple[pd.DataFrame
     write_text_atomic(root / "summary.csv", summary.to_csv(index=False))
     write_text_atomic(root / "summary.md", summary_markdown(summary, f"Summary: {experiment}"))
     write_text_atomic(root / "time_to_threshold.csv", time_to_threshold(runs).to_csv(index=False))
+    curves_df = sample_curves(runs)
+    if not curves_df.empty:  # the sample-efficiency curves on test states (model-free runs)
+        write_text_atomic(root / "curves.csv", curves_df.to_csv(index=False))
+    est = estimate_table(runs)
+    if not est.empty:
+        write_text_atomic(root / "estimate_solve.csv", est.to_csv(index=False))
     return summary, root / "summary.md"
 
 
-def curves(runs: pd.DataFrame, x: str, y: str, points: int = 60) -> dict[str, pd.DataFrame]:
-    """Per method: mean and 95 % band of ``y`` over seeds on a common grid of ``x``.
+def curves(
+    runs: pd.DataFrame, x: str, y: str, points: int = 60, log_x: bool = False
+) -> dict[str, pd.DataFrame]:
+    """Per method: mean and 95 % band of ``y`` over seeds on a common grid of ``x``
+    (log-spaced with ``log_x``, for a log axis).
 
     Each seed's curve is linearly interpolated on the grid (no extrapolation past its last
     evaluation).
@@ -180,7 +189,10 @@ def curves(runs: pd.DataFrame, x: str, y: str, points: int = 60) -> dict[str, pd
             continue
         hi = max(s[x].max() for s in series)
         lo = min(s[x].min() for s in series)
-        grid = np.linspace(lo, hi, points)
+        if log_x and hi > 0:
+            grid = np.geomspace(max(lo, hi * 1e-6, 1e-9), hi, points)
+        else:
+            grid = np.linspace(lo, hi, points)
         vals = np.full((len(series), points), np.nan)
         for j, s in enumerate(series):
             xs, ys = s[x].to_numpy(float), s[y].to_numpy(float)
@@ -232,3 +244,90 @@ def time_to_threshold(
                 }
             )
     return pd.DataFrame(out, columns=cols)
+
+
+#: the sample-efficiency curve of the model-free benchmark: each run's metrics rows scored
+#: on the test states (``MethodContext.test_curve``)
+CURVE_Y = "test_ratio_single"
+#: estimate_solve's diagnostics per curve point (means over seeds; the largest θ error too)
+ESTIMATE_COLUMNS = ("test_ratio_plugin", "margin", "theta_rel_err_max", "theta_rel_err_mean")
+
+
+def _metrics_frames(runs: pd.DataFrame) -> list[tuple[str, int, pd.DataFrame]]:
+    """(method, seed, metrics) of every main-comparison run that scored the test states
+    along the way."""
+    out: list[tuple[str, int, pd.DataFrame]] = []
+    if runs.empty:
+        return out
+    main = runs[runs["group"] == runs["method"]]
+    for _, r in main.iterrows():
+        p = Path(r["run_dir"]) / "metrics.csv"
+        if p.exists():
+            df = pd.read_csv(p)
+            if CURVE_Y in df and df[CURVE_Y].notna().any():
+                out.append((str(r["method"]), int(r["seed"]), df))
+    return out
+
+
+def sample_curves(runs: pd.DataFrame) -> pd.DataFrame:
+    """Ratio on the test states vs samples: per method and sample count, the mean, 95 % t
+    half-width and number of seeds, and the mean wall seconds, over the seeds that reported
+    that sample count (a method's seeds report the same counts: budgets are in samples)."""
+    cols = ["method", "samples", "seeds", "ratio", "ratio_ci95", "wall_s"]
+    rows = []
+    for method, seed, df in _metrics_frames(runs):
+        d = df[["samples", "wall_s", CURVE_Y]].dropna()
+        rows += [
+            {"method": method, "seed": seed, "samples": int(s), "wall_s": w, "ratio": y}
+            for s, w, y in d.itertuples(index=False)
+        ]
+    if not rows:
+        return pd.DataFrame(columns=cols)
+    long = pd.DataFrame(rows)
+    order = {m: i for i, m in enumerate(ALL_METHODS)}
+    out = []
+    for (m, s), g in long.groupby(["method", "samples"]):
+        y = g["ratio"].to_numpy(float)
+        out.append(
+            {
+                "method": m,
+                "samples": int(s),
+                "seeds": int(len(g)),
+                "ratio": float(y.mean()),
+                "ratio_ci95": ci95(y),
+                "wall_s": float(g["wall_s"].mean()),
+            }
+        )
+    df = pd.DataFrame(out, columns=cols)
+    df["_o"] = df["method"].map(order)
+    return df.sort_values(["_o", "samples"]).drop(columns="_o").reset_index(drop=True)
+
+
+def estimate_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """estimate_solve at each curve budget: samples, the test ratio (mean, 95 % CI), the plain
+    plug-in's ratio (margin 0), the margins chosen, and the relative error of θ̂ (mean over
+    seeds of the largest and of the mean |θ̂_k − θ_k| / θ_k; ``theta_rel_err_max_worst``: the
+    largest over seeds)."""
+    frames = [(s, df) for m, s, df in _metrics_frames(runs) if m == "estimate_solve"]
+    if not frames:
+        return pd.DataFrame()
+    long = pd.concat([df.assign(seed=s) for s, df in frames], ignore_index=True)
+    out = []
+    for s, g in long.groupby("samples"):
+        y = g[CURVE_Y].to_numpy(float)
+        row: dict[str, Any] = {
+            "samples": int(s),
+            "seeds": int(len(g)),
+            "ratio": float(y.mean()),
+            "ratio_ci95": ci95(y),
+        }
+        for c in ESTIMATE_COLUMNS:
+            if c in g:
+                row[c] = float(g[c].mean())
+        if "margin" in g:
+            row["margins"] = " ".join(f"{v:g}" for v in g.sort_values("seed")["margin"])
+        if "theta_rel_err_max" in g:
+            row["theta_rel_err_max_worst"] = float(g["theta_rel_err_max"].max())
+        row["wall_s"] = float(g["wall_s"].mean())
+        out.append(row)
+    return pd.DataFrame(out).sort_values("samples").reset_index(drop=True)

@@ -30,17 +30,32 @@ COLORS = {
     "supervised": "tab:cyan",
     "random": "tab:gray",
     "greedy": "tab:brown",
-    # menu mode (dashed curves)
-    "edmsac_menu": "tab:red",
-    "dmsac_menu": "tab:orange",
-    "gsac_menu": "tab:pink",
-    "sac_menu": "tab:blue",
     "direct_smooth": "tab:olive",
+    "cma": "tab:green",
+    "cma_free": "tab:green",
+    "static_free": "tab:brown",
+    "estimate_solve": "black",
 }
-#: menu-mode methods: dashed learning curves
-MENU = ("edmsac_menu", "dmsac_menu", "gsac_menu", "sac_menu", "direct_smooth")
-#: methods with learning curves (per_state's curve is on test states: not plotted with them)
-LEARNING = ("edmsac", "dmsac", "gsac", "sac", "td3", "ppo", "direct", "supervised", *MENU)
+#: F1's panels: the learning methods of each mode (the curves are on validation states)
+MODES = {
+    "structured mode": ("edmsac", "dmsac", "gsac", "sac", "td3", "ppo", "direct", "supervised"),
+    "menu mode (rent payments)": (
+        "edmsac_menu", "dmsac_menu", "gsac_menu", "sac_menu", "direct_smooth",
+    ),
+    "model-free menu mode": ("edmsac_free", "dmsac_free", "gsac_free", "sac_free", "static_free"),
+}  # fmt: skip
+#: methods with learning curves on validation states (per_state, cma, cma_free and
+#: estimate_solve answer the test states themselves: not plotted with them)
+LEARNING = tuple(m for ms in MODES.values() for m in ms)
+#: a seed band is drawn only where it is narrower than this (ratio units): wide bands hide
+#: the other curves, and the means say enough there
+READABLE_BAND = 0.02
+
+
+def color(method: str) -> str:
+    """A method's colour in every figure (mode suffixes share the learner's colour)."""
+    base = method.removesuffix("_menu").removesuffix("_free")
+    return COLORS.get(method, COLORS.get(base, "gray"))
 
 
 def save(fig: plt.Figure, path_stem: Path) -> list[Path]:
@@ -69,53 +84,114 @@ def _ref(
     return [(label, reference[key], ls)] if key in reference else []
 
 
+def _ratio_floor(values: list[np.ndarray]) -> float:
+    """A lower y limit that shows where the curves end up, not their first evaluations: the
+    lowest mean over each curve's second half, less a margin, in [0, 0.98]."""
+    tails = [v[len(v) // 2 :] for v in values if np.isfinite(v).any()]
+    if not tails:
+        return 0.9
+    lo = min(float(np.nanmin(t)) for t in tails if np.isfinite(t).any())
+    return float(np.clip(lo - 0.1 * (1.0 - lo) - 0.002, 0.0, 0.98))
+
+
+def _curve(ax: plt.Axes, c: pd.DataFrame, x: str, m: str) -> None:
+    """A mean curve with its seed band where the band is readable."""
+    col = color(m)
+    ax.plot(c[x], c["mean"], color=col, label=m, lw=1.6)
+    narrow = (c["hi"] - c["lo"]) <= 2 * READABLE_BAND
+    lo = c["lo"].where(narrow)
+    hi = c["hi"].where(narrow)
+    ax.fill_between(c[x], lo, hi, color=col, alpha=0.15, lw=0)
+
+
 def f1_learning_curves(runs: pd.DataFrame, reference: dict[str, float], stem: Path) -> list[Path]:
-    """Profit and optimality ratio vs environment steps and vs wall time, bands over seeds."""
-    fig, axes = plt.subplots(2, 2, figsize=(11, 8))
-    panels = [
-        ("step", "profit_single", "environment steps (samples)", "CS profit per ES"),
-        ("step", "ratio_single", "environment steps (samples)", "optimality ratio (single)"),
-        ("wall_s", "profit_single", "wall time (s)", "CS profit per ES"),
-        ("wall_s", "ratio_single", "wall time (s)", "optimality ratio (single)"),
-    ]
+    """Who learns what, how fast: optimality ratio on the validation states vs samples (top)
+    and vs wall time (bottom), both on a log axis, one column per mode; mean over seeds, the
+    95 % band only where it is readable, the exact optimum and the best static contract."""
+    present = {m for m in runs.get("method", pd.Series(dtype=str))} if not runs.empty else set()
+    modes = [(k, ms) for k, ms in MODES.items() if present & set(ms)] or list(MODES.items())[:1]
+    fig, axes = plt.subplots(
+        2, len(modes), figsize=(5.2 * len(modes), 7.5), squeeze=False, sharey="col"
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        for ax, (x, y, xl, yl) in zip(axes.ravel(), panels, strict=True):
-            cs = curves(runs[runs["method"].isin(LEARNING)] if not runs.empty else runs, x, y)
-            for m, c in cs.items():
-                ls = "--" if m in MENU else "-"
-                ax.plot(c[x], c["mean"], color=COLORS.get(m, "gray"), ls=ls, label=m)
-                ax.fill_between(c[x], c["lo"], c["hi"], color=COLORS.get(m, "gray"), alpha=0.2)
-            refs = (
-                [("exact dynamic optimum", 1.0, "-"), *_ref(reference, "static_ratio")]
-                if y == "ratio_single"
-                else [
-                    *_ref(reference, "optimal_profit", "exact dynamic optimum", "-"),
-                    *_ref(reference, "static_profit"),
-                ]
-            )
-            for label, level, ls in refs:
-                ax.axhline(level, color="black", lw=1, ls=ls, label=label)
-            if y == "ratio_single":
-                ax.set_ylim(max(0.0, ax.get_ylim()[0]), 1.01)
-            else:
-                # seed bands can be wide with few seeds: keep the axis on the means
-                means = [c["mean"].to_numpy() for c in cs.values()]
-                lo = min(
-                    [float(np.nanmin(m)) for m in means if np.isfinite(m).any()]
-                    + [reference.get("static_profit", np.inf)]
-                )
-                top = reference.get("optimal_profit", lo + 1.0)
-                if np.isfinite(lo) and lo < top:
-                    pad = 0.1 * (top - lo)
-                    ax.set_ylim(lo - pad, top + pad)
-            ax.set_xlabel(xl)
-            ax.set_ylabel(yl)
-            ax.grid(alpha=0.3)
-    handles, labels = axes[0, 1].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=4, frameon=False)
-    fig.suptitle("F1: learning curves on held-out market states (mean and 95 % band over seeds)")
-    fig.tight_layout(rect=(0, 0.06, 1, 0.96))
+        for j, (title, methods) in enumerate(modes):
+            sub = runs[runs["method"].isin(methods)] if not runs.empty else runs
+            means: list[np.ndarray] = []
+            for i, (x, xl) in enumerate((("samples", "samples"), ("wall_s", "wall time (s)"))):
+                ax = axes[i, j]
+                cs = curves(sub, "step" if x == "samples" else x, "ratio_single", log_x=True)
+                for m in [m for m in methods if m in cs]:
+                    c = cs[m].rename(columns={"step": "samples"})
+                    _curve(ax, c, x, m)
+                    means.append(c["mean"].to_numpy())
+                ax.axhline(1.0, color="black", lw=1, label="exact dynamic optimum")
+                for label, level, ls in _ref(reference, "static_ratio"):
+                    ax.axhline(level, color="black", lw=1, ls=ls, label=label)
+                ax.set_xscale("log")
+                ax.set_xlabel(xl + " (log)")
+                ax.set_ylabel("optimality ratio (single), validation states")
+                ax.grid(alpha=0.3, which="both")
+                if i == 0:
+                    ax.set_title(title)
+                    ax.legend(fontsize=7, loc="lower right")
+            axes[0, j].set_ylim(_ratio_floor(means), 1.005)
+    fig.suptitle(
+        "F1: learning curves (mean over seeds; 95 % band where narrower than "
+        f"±{READABLE_BAND}); y axis cut below the curves' second halves"
+    )
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    return save(fig, stem)
+
+
+MODEL_FREE_METHODS = (
+    "edmsac_free", "dmsac_free", "gsac_free", "sac_free", "cma_free", "static_free",
+    "estimate_solve",
+)  # fmt: skip
+
+
+def menu_free_curves(
+    curves_df: pd.DataFrame, references: dict[str, float], stem: Path
+) -> list[Path]:
+    """The model-free benchmark: ratio on the test states vs samples (log axis) of every
+    model-free method (mean over seeds; 95 % band where readable), with the references that
+    know the model as horizontal lines; left the whole range, right the top of it."""
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.2))
+    styles = {"cma_free": "--", "static_free": "-.", "estimate_solve": "-"}
+    for ax, lo in ((axes[0], None), (axes[1], 0.95)):
+        for m in [m for m in MODEL_FREE_METHODS if m in set(curves_df.get("method", []))]:
+            d = curves_df[curves_df["method"] == m].sort_values("samples")
+            col = color(m)
+            marker = "o" if len(d) <= 12 else None
+            ax.plot(d["samples"], d["ratio"], color=col, ls=styles.get(m, "-"), marker=marker,
+                    ms=4, lw=1.6, label=m)  # fmt: skip
+            half = d["ratio_ci95"].where(d["ratio_ci95"] <= READABLE_BAND)
+            ax.fill_between(d["samples"], d["ratio"] - half, d["ratio"] + half, color=col,
+                            alpha=0.15, lw=0)  # fmt: skip
+        for key, label, ls in (
+            ("exact", "exact optimum", "-"),
+            ("direct_smooth", "direct_smooth (knows the model)", ":"),
+            ("static_best", "static_best (knows the model)", "--"),
+        ):
+            if key in references:
+                ax.axhline(references[key], color="gray", lw=1.2, ls=ls, label=label)
+        ax.set_xscale("log")
+        ax.set_xlabel("samples: menus posted, each to a population of sampled ESs (log)")
+        ax.set_ylabel("optimality ratio (single), test states")
+        ax.grid(alpha=0.3, which="both")
+        if lo is not None:
+            ax.set_ylim(lo, 1.002)
+            ax.set_title("zoom: ratio ≥ 0.95")
+        else:
+            ymin = float(np.nanmin(curves_df["ratio"])) if not curves_df.empty else 0.0
+            ax.set_ylim(max(-0.1, ymin - 0.05), 1.02)
+            ax.set_title("all sample budgets")
+    axes[0].legend(fontsize=8, loc="lower right")
+    fig.suptitle(
+        "Model-free menu mode: the CS knows neither θ nor the costs and sees sampled outcomes "
+        "(mean over 3 seeds)"
+    )
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
     return save(fig, stem)
 
 
@@ -246,14 +322,12 @@ def f5_cost(cost_rows: pd.DataFrame, stem: Path) -> list[Path]:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     if not cost_rows.empty:
         upd = cost_rows.dropna(subset=["ms_per_update"])
-        axes[0].bar(
-            upd["label"], upd["ms_per_update"], color=[COLORS.get(m, "gray") for m in upd["method"]]
-        )
+        axes[0].bar(upd["label"], upd["ms_per_update"], color=[color(m) for m in upd["method"]])
         lat = cost_rows.dropna(subset=["denoise_ms_per_1k"])
         axes[1].bar(
             lat["label"],
             lat["denoise_ms_per_1k"],
-            color=[COLORS.get(m, "gray") for m in lat["method"]],
+            color=[color(m) for m in lat["method"]],
         )
     axes[0].set_ylabel("training wall time / gradient updates (ms)")
     axes[1].set_ylabel("denoising latency (ms per 1000 states)")

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,15 @@ from dyncontract._io import write_json_atomic, write_text_atomic
 from dyncontract.experiments.aggregate import HEADINGS, SUMMARY_COLUMNS, SUMMARY_NOTE, _fmt
 
 PROVENANCE = "provenance.json"
+#: the tables of an experiment that ``export`` copies (those it has)
+EXPORTED = (
+    "summary.csv",
+    "time_to_threshold.csv",
+    "f3.csv",
+    "cost.csv",
+    "curves.csv",
+    "estimate_solve.csv",
+)
 
 
 def git_revision(cwd: str | os.PathLike | None = None) -> str:
@@ -47,7 +57,7 @@ def git_revision(cwd: str | os.PathLike | None = None) -> str:
 
 def provenance(command: str, note: str = "") -> dict[str, Any]:
     return {
-        "command": command,
+        "command": relative_paths(command),
         "git_revision": git_revision(Path(__file__).parent),
         "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
@@ -62,7 +72,7 @@ def export(
     """Copy an experiment's tables into ``dest`` with their provenance."""
     src, dst = Path(experiment_dir), Path(dest)
     dst.mkdir(parents=True, exist_ok=True)
-    for name in ("summary.csv", "time_to_threshold.csv", "f3.csv", "cost.csv"):
+    for name in EXPORTED:
         if (src / name).exists():
             shutil.copyfile(src / name, dst / name)
     write_json_atomic(dst / PROVENANCE, provenance(command, note))
@@ -84,15 +94,33 @@ def _table(df: pd.DataFrame, columns: list[str], headings: dict[str, str]) -> li
     return lines
 
 
-def _section(folder: Path) -> list[str]:
+#: the repository's root (commands run there are written relative to it)
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+def relative_paths(text: str, root: Path = REPO_ROOT) -> str:
+    """``text`` with every absolute path inside ``root`` written relative to it (a command
+    recorded as typed may name files by absolute path; the page must not)."""
+    r = str(root).rstrip("/")
+    return text.replace(r + "/", "").replace(r, ".")
+
+
+def _header(folder: Path) -> list[str]:
+    """The section's title, command(s), revision and note (provenance.json)."""
     prov = json.loads((folder / PROVENANCE).read_text())
     lines = [f"## `{folder.name}`", ""]
     lines += [
-        f"Command: `{prov['command']}` — git `{prov['git_revision'][:12]}`, "
+        f"Command: `{relative_paths(prov['command'])}` — git `{prov['git_revision'][:12]}`, "
         f"{prov['date_utc']} UTC, {prov['machine']}."
     ]
     if prov.get("note"):
-        lines += ["", prov["note"]]
+        lines += ["", relative_paths(prov["note"])]
+    return lines
+
+
+def _section(folder: Path) -> list[str]:
+    """The default section: header, summary table, time to thresholds, every other table."""
+    lines = _header(folder)
     if (folder / "summary.csv").exists():
         summary = pd.read_csv(folder / "summary.csv")
         cols = [c for c in SUMMARY_COLUMNS if c in summary.columns]
@@ -132,7 +160,101 @@ def _section(folder: Path) -> list[str]:
             lines += ["", f"`{path.name}`:", "", *_json_table(json.loads(path.read_text()))]
     for extra in sorted(folder.glob("*.md")):
         lines += ["", extra.read_text().strip()]
-    return lines
+    return [relative_paths(line) for line in lines]
+
+
+#: budgets of the model-free curve table (the last curve point at or below each)
+CURVE_TABLE_BUDGETS = (1_000, 10_000, 100_000, 1_200_000)
+#: where the model-free benchmark's figure goes (relative to the results page)
+MENU_FREE_FIGURE = "figures/menu_free_curves.png"
+
+
+def _ci(v: float, ci: float) -> str:
+    return f"{v:.4f}" if not np.isfinite(ci) else f"{v:.4f} ± {ci:.4f}"
+
+
+def _menu_free_section(folder: Path) -> list[str]:
+    """The model-free benchmark: final table (samples, wall time, 95 % CI over seeds), the
+    curve at a few budgets, estimate_solve's estimates at every budget, and the figure."""
+    lines = _header(folder)
+    summary = pd.read_csv(folder / "summary.csv")
+    rows = []
+    for r in summary.to_dict("records"):
+        rows.append(
+            {
+                "method": r["method"],
+                "seeds": int(r["seeds"]),
+                "samples": _fmt(r["samples"], "samples"),
+                "wall s": _fmt(r["wall_s"], "wall_s"),
+                "ratio (single) ± 95 % CI": _ci(r["ratio_single"], r["ratio_single_ci95"]),
+                "p05": _fmt(r["ratio_single_p05"], "p05"),
+                "median": _fmt(r["ratio_single_median"], "median"),
+                "beats static_best": _fmt(r["beats_static_best"], "beats"),
+            }
+        )
+    table = pd.DataFrame(rows)
+    lines += ["", "Final scores (test states, single action; samples and wall time: means over "
+              "the seeds):", "", *_table(table, list(table.columns), {})]  # fmt: skip
+    if (folder / "curves.csv").exists():
+        cur = pd.read_csv(folder / "curves.csv")
+        out = []
+        for m, g in cur.groupby("method", sort=False):
+            row: dict[str, Any] = {"method": m}
+            for b in CURVE_TABLE_BUDGETS:
+                upto = g[g["samples"] <= b]
+                if upto.empty:
+                    row[f"≤ {b:,} samples"] = "n/a"
+                else:
+                    last = upto.iloc[-1]
+                    row[f"≤ {b:,} samples"] = (
+                        f"{_ci(last['ratio'], last['ratio_ci95'])} ({int(last['samples']):,})"
+                    )
+            out.append(row)
+        ct = pd.DataFrame(out)
+        lines += [
+            "",
+            "The curve (`curves.csv`, every point; figure below): ratio on the test states "
+            "at the last evaluation with at most that many samples (its sample count in "
+            "brackets; mean ± 95 % CI over the seeds):",
+            "",
+            *_table(ct, list(ct.columns), {}),
+        ]
+    if (folder / "estimate_solve.csv").exists():
+        est = pd.read_csv(folder / "estimate_solve.csv")
+        show = pd.DataFrame(
+            {
+                "samples": est["samples"].map(lambda v: f"{int(v):,}"),
+                "ratio ± 95 % CI": [_ci(a, b) for a, b in zip(est["ratio"], est["ratio_ci95"],
+                                                              strict=True)],
+                "plug-in ratio (margin 0)": est["test_ratio_plugin"].map(lambda v: f"{v:.4f}"),
+                "margins chosen (per seed)": est["margins"].map(
+                    lambda v: " ".join(f"{float(x):.1%}" for x in str(v).split())
+                ),
+                "largest relative error of θ̂_k (mean; worst seed)": [
+                    f"{a:.2%}; {b:.2%}" for a, b in zip(
+                        est["theta_rel_err_max"], est["theta_rel_err_max_worst"], strict=True)
+                ],
+                "mean relative error": est["theta_rel_err_mean"].map(lambda v: f"{v:.2%}"),
+                "wall s": est["wall_s"].map(lambda v: f"{v:.0f}"),
+            }
+        )  # fmt: skip
+        lines += [
+            "",
+            "`estimate_solve` at every budget of the curve (`estimate_solve.csv`): the ratio "
+            "with the margin it chose by posting, the plain plug-in's, and the error of its "
+            "estimate of θ (wall s: cumulative, fits and exact solves included):",
+            "",
+            *_table(show, list(show.columns), {}),
+        ]
+    lines += ["", f"![model-free sample-efficiency curves]({MENU_FREE_FIGURE})"]
+    for extra in sorted(folder.glob("*.md")):
+        if extra.name != "README.md":
+            lines += ["", extra.read_text().strip()]
+    return [relative_paths(line) for line in lines]
+
+
+#: data folders with a section of their own (one function per section); others: _section
+SECTIONS: dict[str, Callable[[Path], list[str]]] = {"menu_free": _menu_free_section}
 
 
 def _flatten(obj: Any, prefix: str = "") -> list[tuple[str, Any]]:
@@ -165,5 +287,35 @@ def render(data_dir: str | os.PathLike, out: str | os.PathLike) -> Path:
         "stopping has seen, unless a section says otherwise.",
     ]
     for folder in sorted(p for p in data.iterdir() if (p / PROVENANCE).exists()):
-        lines += ["", *_section(folder)]
+        lines += ["", *SECTIONS.get(folder.name, _section)(folder)]
     return write_text_atomic(out, "\n".join(lines) + "\n")
+
+
+def menu_free_references(data: Path) -> dict[str, float]:
+    """The model-aware horizontal lines of the model-free figure, from committed data:
+    the exact optimum (1), ``static_best`` on the same test states (menu_free's summary) and
+    ``direct_smooth`` (docs/data/menu: it differentiates through the known model)."""
+    refs = {"exact": 1.0}
+    for folder, method, key in (
+        ("menu_free", "static_best", "static_best"),
+        ("menu", "direct_smooth", "direct_smooth"),
+    ):
+        path = data / folder / "summary.csv"
+        if path.exists():
+            df = pd.read_csv(path).set_index("method")
+            if method in df.index:
+                refs[key] = float(df.loc[method, "ratio_single"])
+    return refs
+
+
+def figures_from_data(data_dir: str | os.PathLike, out_dir: str | os.PathLike) -> list[Path]:
+    """The figures drawn from committed data (``dyncontract results`` redraws them): the
+    model-free benchmark's sample-efficiency curves."""
+    from dyncontract.experiments.figures import menu_free_curves
+
+    data = Path(data_dir)
+    curves_csv = data / "menu_free" / "curves.csv"
+    if not curves_csv.exists():
+        return []
+    stem = Path(out_dir) / Path(MENU_FREE_FIGURE).stem
+    return menu_free_curves(pd.read_csv(curves_csv), menu_free_references(data), stem)

@@ -7,7 +7,16 @@ function plus one line here. Order = the order of tables (learners first).
 
 from __future__ import annotations
 
-from dyncontract.experiments.methods import amortised, exact, heuristics, menu, sb3
+from dyncontract.experiments.methods import (
+    amortised,
+    cma_free,
+    estimate_solve,
+    exact,
+    heuristics,
+    menu,
+    sb3,
+    static_free,
+)
 from dyncontract.experiments.methods.base import Method, MethodContext
 from dyncontract.experiments.methods.diffusion import run_diffusion
 from dyncontract.experiments.methods.model_free import free
@@ -50,6 +59,9 @@ METHODS: dict[str, Method] = {
         _diffusion_free("dmsac"),
         _diffusion_free("gsac"),
         Method("sac_free", sb3.run_sac, config=free(), test_curve=True),
+        Method("cma_free", cma_free.run, config=free(), test_curve=True),
+        Method("static_free", static_free.run, config=free(), test_curve=True),
+        Method("estimate_solve", estimate_solve.run, config=free(), test_curve=True),
         Method("random", heuristics.run_random),
         Method("greedy", heuristics.run_greedy, seedless=True),
         Method("static_myopic", exact.run_static_myopic, seedless=True),

@@ -25,7 +25,14 @@ Defined once here; every method of the model-free benchmark (registry names endi
 
 from __future__ import annotations
 
+import time
 from typing import Any
+
+import numpy as np
+import torch
+
+from dyncontract.env import ScoredPolicy
+from dyncontract.experiments.methods.base import MethodContext
 
 #: the config overrides that make the model-free setting (merged into each method's config)
 MODEL_FREE: dict[str, Any] = {
@@ -51,3 +58,38 @@ def curve_budgets(total: int | None, budgets: tuple[int, ...] = CURVE_BUDGETS) -
         return list(budgets)
     out = [b for b in budgets if b < total]
     return [*out, int(total)]
+
+
+def start_action(act_dim: int, K: int, payment: float = -0.8) -> np.ndarray:
+    """The searches' starting menu: every workload T_max / 2 (action 0) and every payment at
+    action ``payment`` (-0.8: R = 0.1 R_max), the start of the ``cma`` baseline too."""
+    x0 = np.zeros(act_dim)
+    x0[K + K * K :] = payment
+    return x0
+
+
+def test_row(
+    ctx: MethodContext, samples: int, t0: float, actions: torch.Tensor, **extra: Any
+) -> dict[str, Any]:
+    """A curve row: the test states' single-action metrics of ``actions`` (one per test
+    state) as ``test_<metric>``, at ``samples`` samples (scored without counting)."""
+    ev = ctx.test.evaluator.score_actions(actions)
+    return {
+        "step": int(samples),
+        "wall_s": time.perf_counter() - t0,
+        "samples": int(samples),
+        "updates": 0,
+        **{f"test_{k}": v for k, v in ev.items()},
+        **extra,
+    }
+
+
+def finish_per_state(ctx: MethodContext, actions: torch.Tensor) -> None:
+    """Final scores of a method that answers the test states one by one (no best of N: its
+    candidates would be selected with the model, which the CS does not have)."""
+
+    def single(o: torch.Tensor) -> torch.Tensor:
+        assert o.shape[0] == actions.shape[0], "scored on the states it answered"
+        return actions
+
+    ctx.finish(ScoredPolicy(single))

@@ -1,4 +1,4 @@
-"""The pruning ablation of issue 11: EDMSAC vs DMSAC vs a dense actor of the compacted width.
+"""The pruning ablation: EDMSAC vs DMSAC vs a dense actor of the compacted width.
 
 Usage::
 

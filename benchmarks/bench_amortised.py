@@ -1,4 +1,4 @@
-"""Non-RL baselines and static references on held-out states (issue 9; indicative numbers).
+"""Non-RL baselines and static references on held-out states (indicative numbers).
 
 Usage:
   python benchmarks/bench_amortised.py --method direct --minutes 0.25 [--split validation]

@@ -1,4 +1,4 @@
-"""Menu-mode reference numbers (issue 10; numbers go to docs/env.md).
+"""Menu-mode reference numbers (numbers go to docs/env.md).
 
 Usage:  .venv/bin/python benchmarks/bench_menu.py WHAT [--payments rent|free] [options]
 

@@ -26,9 +26,9 @@ from dyncontract.solvers import solve_dynamic
 
 
 # ---------------------------------------------------------------------------------------------
-# The rules as framework/behaviour.py implemented them before issue 10 (numpy, one menu),
+# The rules as framework/behaviour.py implemented them before menu mode (numpy, one menu),
 # kept verbatim as an independent reference — except that the absolute tolerance is passed in
-# (the old code derived it from the menu's own max |R|, the bug of issue 10).
+# (the old code derived it from the menu's own max |R|: that was a bug).
 # ---------------------------------------------------------------------------------------------
 def _legacy_pick(values, truthful, acceptable, tol):
     masked = np.where(acceptable, values, -np.inf)
@@ -267,9 +267,9 @@ def test_truthfulness_and_sampled_profit() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Expected profit under choices: the optimum as a menu, and no menu beats it (issue 10)
+# Expected profit under choices: the optimum as a menu, and no menu beats it
 # ---------------------------------------------------------------------------------------------
-def _issue_adversarial(sc: Scenario) -> Contract:
+def _huge_unbuildable_item(sc: Scenario) -> Contract:
     """Issue 10's contract: pays nothing for T_max, plus one unbuildable item paying 1e8
     (with the old menu-relative tolerance ESs accepted losses of ~100: ratio 1.33)."""
     K = sc.K
@@ -338,8 +338,9 @@ def test_optimal_contract_as_menu_earns_the_optimum(mode: str) -> None:
 
 @pytest.mark.parametrize("mode", ["per_period", "ex_ante"])
 def test_no_menu_beats_the_optimum(mode: str) -> None:
-    """Random, adversarial (huge, negative, unbuildable items; the issue's contract) and
-    searched menus never earn more than the exact optimum beyond 1e-5 relative."""
+    """Random, adversarial (huge, negative, unbuildable items; the contract of the old
+    tolerance bug) and searched menus never earn more than the exact optimum beyond 1e-5
+    relative."""
     worst = 0.0
     for s in range(6):
         rng = np.random.default_rng(300 + s)
@@ -349,7 +350,7 @@ def test_no_menu_beats_the_optimum(mode: str) -> None:
             else random_scenario(rng, participation=mode)
         )
         opt = solve_dynamic(sc).contract
-        menus = [random_menu(rng, sc, opt) for _ in range(1000)] + [_issue_adversarial(sc)]
+        menus = [random_menu(rng, sc, opt) for _ in range(1000)] + [_huge_unbuildable_item(sc)]
         # the optimum minus a multiple of the tolerance on every payment: the most a tie can give
         tol = tie_tolerance_abs(sc)
         for m in (0.5, 1.0, 1.5, 3.0):
@@ -379,10 +380,10 @@ def test_forward_looking_acceptance_is_bounded_by_the_ex_ante_program_not_per_pe
     assert _profit([ea.contract], sc, acceptance="own_period")[0] < pp.profit
 
 
-def test_issue_adversarial_contract_earns_nothing_like_the_old_1_33() -> None:
+def test_huge_unbuildable_item_contract_earns_nothing_like_the_old_1_33() -> None:
     sc = Scenario.default()
     opt = solve_dynamic(sc).profit
-    bad = _issue_adversarial(sc)
+    bad = _huge_unbuildable_item(sc)
     got = _profit([bad], sc)[0]
     assert got <= 1e-12  # every ES declines an item that loses it money
     # under the old menu-relative tolerance (1e-6 * 1e8 = 100) it earned 1.33 x the optimum

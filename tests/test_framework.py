@@ -1,4 +1,4 @@
-"""The federated AI agent construction simulator (issue 5, docs/framework.md)."""
+"""The federated AI agent construction simulator (docs/framework.md)."""
 
 from __future__ import annotations
 
@@ -453,7 +453,7 @@ def test_framework_config_rejects_bad_values(override: str, field: str) -> None:
 # ---------------------------------------------------------------------------------------------
 # Issue 10: the tie tolerance is a scale of the scenario, and no contract beats the optimum
 # ---------------------------------------------------------------------------------------------
-def _issue10_contract(sc: Scenario) -> Contract:
+def _huge_unbuildable_item_contract(sc: Scenario) -> Contract:
     """Pays nothing for T_max, plus one unbuildable item that pays 1e8."""
     K = sc.K
     T2, R2 = np.full((K, K), sc.t_max), np.zeros((K, K))
@@ -462,7 +462,7 @@ def _issue10_contract(sc: Scenario) -> Contract:
 
 
 def test_huge_unbuildable_item_does_not_inflate_the_tolerance(sc, optimal) -> None:
-    bad = _issue10_contract(sc)
+    bad = _huge_unbuildable_item_contract(sc)
     res = simulate(bad, sc, n_es=5000, seed=1)
     s = res.summary
     # the tolerance is 1e-6 * alpha ln(1 + beta T_max) whatever the menu pays
@@ -485,7 +485,7 @@ def test_simulated_profit_never_beats_the_optimum(mode, sc, sc_ex) -> None:
     opt = solve_dynamic(scen)
     c = opt.contract
     tol = 1e-6 * scen.alpha * np.log1p(scen.beta * scen.t_max)
-    menus = [_issue10_contract(scen)]
+    menus = [_huge_unbuildable_item_contract(scen)]
     menus += [_with(c, R1=c.R1 - m * tol, R2=c.R2 - m * tol) for m in (0.5, 1.0, 3.0)]
     for _ in range(60):
         s = 10.0 ** rng.uniform(-6, 0)

@@ -1,4 +1,4 @@
-"""Fuzzed input never crashes the CLI (issue 12).
+"""Fuzzed input never crashes the CLI.
 
 Hypothesis drives the typer app in-process with random malformed ``--set`` values, config
 files, contract files and damaged run directories. For every example:

@@ -1,4 +1,4 @@
-"""Validation / test split of the held-out states (issue 9)."""
+"""Validation / test split of the held-out states."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""kill -9 anywhere loses nothing (issue 12).
+"""kill -9 anywhere loses nothing.
 
 ``dyncontract train`` runs in a subprocess (its own process group) and is SIGKILLed at
 random moments: after a random delay (often during start-up), right after a random metrics

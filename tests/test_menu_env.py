@@ -1,4 +1,4 @@
-"""Menu mode of the learning environment (issue 10): the ESs choose from the posted menu."""
+"""Menu mode of the learning environment: the ESs choose from the posted menu."""
 
 from __future__ import annotations
 

@@ -382,8 +382,8 @@ def test_temperature_follows_the_chosen_entropy_estimate() -> None:
 
 
 def test_gym_benchmark_speed_ratio_runs_with_the_gym_config() -> None:
-    """``benchmarks/bench_gym.py --speed-ratio`` (the issue's speed measurement) runs on the
-    shipped gym config with a ``--set`` override (a tiny, untimed version)."""
+    """``benchmarks/bench_gym.py --speed-ratio`` (the speed measurement of docs/edmsac.md) runs
+    on the shipped gym config with a ``--set`` override (a tiny, untimed version)."""
     import importlib.util
     from pathlib import Path
 

@@ -1,4 +1,4 @@
-"""static_best: the best single menu offered in both periods (issue 9)."""
+"""static_best: the best single menu offered in both periods."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""TensorBoard logs (issue 12): ``train --tensorboard`` mirrors metrics.csv, and the SB3
+"""TensorBoard logs: ``train --tensorboard`` mirrors metrics.csv, and the SB3
 baselines of ``reproduce`` write into the same tree with the same evaluation tags."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Menu-mode baselines (issue 10): gradient ascent through a softened choice, and CMA-ES.
+"""Menu-mode baselines: gradient ascent through a softened choice, and CMA-ES.
 
 * :func:`soft_menu_profit` — the expected profit when every ES chooses by a *softmax* over its
   options (items and, where allowed, declining at utility 0) with temperature ``tau``; as

@@ -1,4 +1,4 @@
-"""Non-RL baselines for the structured contract env (issue 9): direct, supervised, per_state.
+"""Non-RL baselines for the structured contract env: direct, supervised, per_state.
 
 The structured env is a one-step problem whose reward is a known, differentiable torch
 function of the action (:mod:`dyncontract.env.gradient`). These baselines use that:

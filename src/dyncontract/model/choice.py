@@ -31,7 +31,7 @@ The tolerance is a fixed scale of the scenario, never a function of the menu: wi
 ``tie_tolerance`` (relative, default 1e-6), ``tol = tie_tolerance * max(1, G(T_max))`` where
 ``G(T_max) = alpha ln(1 + beta T_max)`` is the CS's largest valuation of one module — no
 sensible payment exceeds it. (A tolerance relative to the menu's own |R| let one unbuildable
-item with R = 1e8 make ESs accept losses of ~100; issue 10.)
+item with R = 1e8 make ESs accept losses of ~100.)
 """
 
 from __future__ import annotations

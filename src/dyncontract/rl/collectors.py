@@ -142,7 +142,8 @@ class GymCollector:
 
     def collect(self, policy: Policy, generator: torch.Generator) -> tuple[Batch, dict[str, Any]]:
         # a copy: ``self.obs`` is overwritten below with the next observations, and an
-        # aliasing tensor would store s' as s in the replay buffer (issue 13)
+        # aliasing tensor would store s' as s in the replay buffer (it once did: DMSAC then
+        # did not learn Pendulum)
         obs_t = torch.tensor(self.obs, device=self.device)
         act_t = policy(obs_t)
         act = act_t.detach().cpu().numpy().astype(np.float64)

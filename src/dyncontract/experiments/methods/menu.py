@@ -1,4 +1,4 @@
-"""Menu-mode baselines (issue 10; :mod:`dyncontract.env.menu_smooth`), scored like every
+"""Menu-mode baselines (:mod:`dyncontract.env.menu_smooth`), scored like every
 method: the hard choice rule on the test states, single action primary.
 
 * ``direct_smooth``: an MLP (state -> menu) trained by gradient ascent on the expected

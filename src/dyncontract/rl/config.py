@@ -51,10 +51,10 @@ class RLConfig(BaseModel):
     explore_noise: NonNegFloat = (
         0.0  # extra Gaussian action noise (std) when collecting (DACER-like)
     )
-    #: M > 1: weight of the self-imitation term (see docs/edmsac.md): the actor also learns to
-    #: generate, by its own denoising loss, the best of a state's M stored actions (by their
-    #: critic target) wherever that action's target beats the critic's value of the actor's
-    #: current action for the state (0 = off)
+    #: M > 1: weight of the self-imitation term (tried in docs/notes/menu_mode_rent.md): the
+    #: actor also learns to generate, by its own denoising loss, the best of a state's M
+    #: stored actions (by their critic target) wherever that action's target beats the
+    #: critic's value of the actor's current action for the state (0 = off)
     imitation_weight: NonNegFloat = 0.0
     #: share of collected actions in which one random coordinate is redrawn uniformly in
     #: [-1, 1] (coordinate exploration; 0 = off)
@@ -74,12 +74,12 @@ class RLConfig(BaseModel):
     log_std_max: float = 0.0
     #: how the last-step Gaussian sample is mapped into [-1, 1]: "clip" (clamp; the entropy
     #: estimate ignores it and saturated samples get no gradient) or "tanh" (SAC's squashing
-    #: with the log-det correction in log pi; see docs/edmsac.md, multi-step environments)
+    #: with the log-det correction in log pi; see docs/notes/gym_multistep.md)
     action_squash: Squash = "clip"
     #: bound of the intermediate x0 predictions of the reverse chain, |x0| <= x0_clip, in the
     #: space the chain lives in (None: 1 with ``clip``, 3 with ``tanh``, where the chain lives
     #: before the squashing and tanh(1) = 0.76 would keep every step but the last away from
-    #: the box's edges; see docs/edmsac.md, multi-step environments)
+    #: the box's edges; see docs/notes/gym_multistep.md)
     x0_clip: PosFloat | None = None
     #: weight of the penalty E[relu(|m| - 1)^2] on a last-step mean m outside the action box
     #: (clip squashing only; tanh keeps every mean inside)
@@ -92,8 +92,9 @@ class RLConfig(BaseModel):
     critic_activation: Activation = "mish"
     #: torch.compile both critics and their loss (inductor; edmsac.critic_objective): on a CPU
     #: it fuses LayerNorm, Mish, the loss and their backward into a few loops (see
-    #: docs/edmsac.md); the first updates wait ~10-30 s for the compilation (a C++ compiler
-    #: is needed on a CPU). Off by default: short runs and the tests would pay the wait
+    #: docs/notes/edmsac_speed_and_ablations.md); the first updates wait ~10-30 s for the
+    #: compilation (a C++ compiler is needed on a CPU). Off by default: short runs and the
+    #: tests would pay the wait
     compile_critic: bool = False
     #: torch.compile the diffusion actor's update objective as one graph: state encoding,
     #: step embeddings, the reverse chain, the last step, the critic's value of the action
@@ -102,7 +103,7 @@ class RLConfig(BaseModel):
     compile_chain: bool = False
     #: with either compile option: inductor's C++ wrapper (``cpp_wrapper``) calls the
     #: compiled kernels from C++ instead of Python — the same kernels and numbers, less
-    #: per-kernel overhead (~1-6 % per update at the default sizes, docs/edmsac.md), ~30 s
+    #: per-kernel overhead (~1-6 % per update at the default sizes, docs/notes/), ~30 s
     #: more compilation in a process that has not compiled the graph before
     compile_cpp_wrapper: bool = True
 

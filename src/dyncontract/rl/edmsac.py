@@ -11,7 +11,7 @@ One update (CleanRL-style, see :meth:`EDMSAC.update`)::
     a, log pi(a|s) ~ actor(s)
     L_pi = E[alpha log pi(a|s) - min_i Q_i(s, a)] + oob_penalty * E[relu(|m| - 1)^2]  (clip)
            + imitation_weight * E[1{y* > Q(s, a)} L_denoise(a* | s)]    (one-step groups:
-             a* = the best of the state's M stored actions by target y*, see docs/edmsac.md)
+             a* = the best of the state's M stored actions by target y*)
     # temperature (SAC automatic tuning on the last-step entropy estimate, or on the
     # whole chain's Gaussian-fit estimate H_chain(s) with rl.entropy_estimate = chain)
     L_alpha = -log alpha * E[log pi(a|s) + H_target]    or    log alpha * E[H_chain(s) - H_target]
@@ -93,7 +93,7 @@ def clip_grad_norm(params: list[torch.Tensor], max_norm: float) -> torch.Tensor:
     but on a CPU the gradients are only touched when that coefficient is below 1:
     ``clip_grad_norm_`` multiplies them by the clamped coefficient, 1.0, on every call — a
     pass over every gradient that changes nothing and is slow where a gradient holds
-    subnormal numbers (docs/edmsac.md, "Training speed"). On a GPU it multiplies always,
+    subnormal numbers (docs/notes/edmsac_speed_and_ablations.md). On a GPU it multiplies always,
     as ``clip_grad_norm_`` does (no host sync)."""
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Paired alternation at the default sizes (actor_hidden 128, 2 threads, run alone): d5f0a49
-# (the "today" of issue 11) against two configurations of this revision, one process per
+# (the speed work's starting point) against two configurations of this revision, one process per
 # measurement (dm.py: median ms per update over 12 rounds of 8 updates), the order of the
 # three rotated every repetition.
 #   usage: paired.sh REPS ARM_X ARM_Y      arms: eager | compile (critic) | compile_all (critic + chain)
@@ -14,7 +14,7 @@
 #     RAMP=--ramp paired.sh 4 eager compile_all; RAMP=--ramp paired.sh 8 eager compile_all
 #   batch 9 (paired10.log, stop 22, 40 rounds per process instead of 14):
 #     DM_ROUNDS=40 RAMP=--ramp paired.sh 6 eager compile_all
-# Needs a worktree of d5f0a49 at /work/wt_d5 (git worktree add /work/wt_d5 d5f0a49).
+# Needs a worktree of d5f0a49 at ../wt_d5 (git worktree add ../wt_d5 d5f0a49).
 set -e
 REPS=$1; X=$2; Y=$3
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -22,7 +22,7 @@ ROOT=$(cd "$HERE/../../../.." && pwd)
 cd "$ROOT"
 run() {
   case $1 in
-    d5) PYTHONPATH=/work/wt_d5/src .venv/bin/python "$HERE/dm.py" d5f0a49 "$2" 128 /work/wt_d5 ${RAMP:-};;
+    d5) PYTHONPATH=../wt_d5/src .venv/bin/python "$HERE/dm.py" d5f0a49 "$2" 128 ../wt_d5 ${RAMP:-};;
     eager) PYTHONPATH=src .venv/bin/python "$HERE/dm.py" new "$2" 128 "$ROOT" ${RAMP:-};;
     *) PYTHONPATH=src .venv/bin/python "$HERE/dm.py" new "$2" 128 "$ROOT" "$1" ${RAMP:-};;
   esac

@@ -1,4 +1,4 @@
-"""Where EDMSAC's update time goes at actor_hidden=512, 50 % pruned (issue 11), 1 thread.
+"""Where EDMSAC's update time goes at actor_hidden=512, 50 % pruned, 1 thread.
 
     PYTHONPATH=src python docs/data/bench_rl/probe_profile/profile_probe.py
 

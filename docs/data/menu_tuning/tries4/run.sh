@@ -1,10 +1,10 @@
 #!/bin/bash
 # usage: run.sh NAME ALGO STEPS [--set k=v ...]: train (menu mode, seed 0, one thread) and
 # evaluate on the validation states; one line per run appended to $RESULTS (default
-# $D/results.txt; D default /work/exp10b); with COPY_EVAL_TO set, the eval JSON is copied there
+# $D/results.txt; D default runs/exp10b); with COPY_EVAL_TO set, the eval JSON is copied there
 set -u
 N=$1; ALGO=$2; S=$3; shift 3
-D=${D:-/work/exp10b}; RESULTS=${RESULTS:-$D/results.txt}; OUT=$D/runs/$N; rm -rf $OUT; mkdir -p $D/runs
+D=${D:-runs/exp10b}; RESULTS=${RESULTS:-$D/results.txt}; OUT=$D/runs/$N; rm -rf $OUT; mkdir -p $D/runs
 cd "$(dirname "$0")/../../../.."
 export PYTHONPATH=src OMP_NUM_THREADS=1
 if [ -n "${COPY_EVAL_TO:-}" ]; then trap 'cp $D/$N.eval.json $COPY_EVAL_TO/ 2>/dev/null' EXIT; fi

@@ -1,5 +1,5 @@
 #!/bin/bash
 # usage: run.sh NAME ALGO STEPS [--set k=v ...]: ../tries4/run.sh with the results line and
-# the eval JSON written here (runs under /work/exp23)
+# the eval JSON written here (runs under runs/exp23)
 HERE=$(cd "$(dirname "$0")" && pwd)
-D=/work/exp23 RESULTS=$HERE/results.txt COPY_EVAL_TO=$HERE exec bash "$HERE/../tries4/run.sh" "$@"
+D=runs/exp23 RESULTS=$HERE/results.txt COPY_EVAL_TO=$HERE exec bash "$HERE/../tries4/run.sh" "$@"

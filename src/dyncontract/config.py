@@ -5,6 +5,8 @@ A config file is a mapping of sections; each section belongs to one layer::
     scenario:   model.md §7 (dyncontract.model.scenario.ScenarioConfig)
     env:        the learning environment (dyncontract.env.distribution.EnvConfig)
     framework:  the agent-construction simulator (dyncontract.framework.config.FrameworkConfig)
+    construction: real federated construction on Flower
+                (dyncontract.framework.construction.config.ConstructionConfig)
     rl:         (E)DMSAC and its trainer (dyncontract.rl.config.RLConfig)
     logging:    optional outputs (LoggingConfig: TensorBoard folder of `train`)
 
@@ -30,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dyncontract.env.distribution import EnvConfig
 from dyncontract.framework.config import FrameworkConfig
+from dyncontract.framework.construction.config import ConstructionConfig
 from dyncontract.model.scenario import Scenario, ScenarioConfig
 from dyncontract.rl.config import RLConfig
 
@@ -55,6 +58,7 @@ class DyncontractConfig(BaseModel):
     scenario: ScenarioConfig = ScenarioConfig()
     env: EnvConfig = EnvConfig()
     framework: FrameworkConfig = FrameworkConfig()
+    construction: ConstructionConfig = ConstructionConfig()
     rl: RLConfig = RLConfig()
     logging: LoggingConfig = LoggingConfig()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from dyncontract.cli import construct as _construct
 from dyncontract.cli import reproduce as _reproduce
 from dyncontract.cli import simulate as _simulate
 from dyncontract.cli import solve as _solve
@@ -20,6 +21,7 @@ app = typer.Typer(
 app.command("solve")(_solve.solve)
 app.command("check")(_solve.check)
 app.command("simulate")(_simulate.simulate_cmd)
+app.command("construct")(_construct.construct_cmd)
 app.command("train")(_train.train)
 app.command("evaluate")(_train.evaluate)
 app.command("reproduce")(_reproduce.reproduce)

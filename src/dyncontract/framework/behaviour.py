@@ -29,7 +29,15 @@ from dyncontract.model.choice import BUILD_RTOL, DECLINE, Acceptance, ChoiceArra
 from dyncontract.model.contract import Contract
 from dyncontract.model.scenario import Participation, Scenario
 
-__all__ = ["DECLINE", "Acceptance", "ChoiceTables", "buildable", "choice_tables"]
+__all__ = [
+    "DECLINE",
+    "Acceptance",
+    "ChoiceTables",
+    "Picks",
+    "buildable",
+    "choice_tables",
+    "picks",
+]
 
 
 @dataclass(frozen=True)
@@ -89,4 +97,47 @@ def choice_tables(
         tol=ch.tol,
         participation=mode,
         acceptance=acceptance,
+    )
+
+
+@dataclass(frozen=True)
+class Picks:
+    """What ``n`` ESs with true types ``k1``, ``k2`` take from a contract (arrays (n,)).
+
+    ``r1``, ``r2``: reports (:data:`DECLINE` = -1: declined or left); ``in1``, ``in2``: took
+    an item; ``T1, R1, T2, R2``: the items taken (0 where not taken).
+    """
+
+    k1: np.ndarray
+    k2: np.ndarray
+    r1: np.ndarray
+    r2: np.ndarray
+    in1: np.ndarray
+    in2: np.ndarray
+    T1: np.ndarray
+    R1: np.ndarray
+    T2: np.ndarray
+    R2: np.ndarray
+
+
+def picks(tables: ChoiceTables, c: Contract, k1: np.ndarray, k2: np.ndarray) -> Picks:
+    """Apply the choice tables to ESs of types (``k1``, ``k2``): the one place where a
+    population's picks are read off the tables (``simulate`` and ``construct``)."""
+    r1 = tables.period1[k1]
+    in1 = r1 != DECLINE
+    h = np.maximum(r1, 0)  # history index (meaningless where declined)
+    r2 = np.where(in1, tables.period2[h, k2], DECLINE)
+    in2 = r2 != DECLINE
+    m = np.maximum(r2, 0)
+    return Picks(
+        k1=k1,
+        k2=k2,
+        r1=r1,
+        r2=r2,
+        in1=in1,
+        in2=in2,
+        T1=np.where(in1, c.T1[h], 0.0),
+        R1=np.where(in1, c.R1[h], 0.0),
+        T2=np.where(in2, c.T2[h, m], 0.0),
+        R2=np.where(in2, c.R2[h, m], 0.0),
     )

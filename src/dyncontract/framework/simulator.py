@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from dyncontract.framework.behaviour import DECLINE, ChoiceTables, choice_tables
+from dyncontract.framework.behaviour import DECLINE, ChoiceTables, choice_tables, picks
 from dyncontract.framework.config import MODULE_KINDS, FrameworkConfig
 from dyncontract.framework.deployment import AgentBatch, assemble_agents, serve_requests
 from dyncontract.model.choice import Choices, expected_profit_under_choice
@@ -128,18 +128,11 @@ def simulate(
 
     # ----- types and choices -----------------------------------------------------------------
     k1, k2 = sample_types(sc, n, rng_types)
-    r1 = tables.period1[k1]
-    in1 = r1 != DECLINE
-    h = np.maximum(r1, 0)  # history index (meaningless where declined)
-    r2 = np.where(in1, tables.period2[h, k2], DECLINE)
-    in2 = r2 != DECLINE
-    m = np.maximum(r2, 0)
+    pk = picks(tables, c, k1, k2)
+    r1, r2, in1, in2 = pk.r1, pk.r2, pk.in1, pk.in2
 
     # ----- construction: workload, energy, payments -------------------------------------------
-    T1 = np.where(in1, c.T1[h], 0.0)
-    R1 = np.where(in1, c.R1[h], 0.0)
-    T2 = np.where(in2, c.T2[h, m], 0.0)
-    R2 = np.where(in2, c.R2[h, m], 0.0)
+    T1, R1, T2, R2 = pk.T1, pk.R1, pk.T2, pk.R2
     profit1 = np.where(in1, value(T1, sc) - R1, 0.0)
     profit2 = np.where(in2, value(T2, sc) - R2, 0.0)
     profit = profit1 + d * profit2

@@ -13,7 +13,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from dyncontract.model.contract import Contract, expected_profit
-from dyncontract.model.economics import cost
+from dyncontract.model.economics import cost, value
 from dyncontract.model.scenario import Scenario
 from dyncontract.solvers.exact import OPTIMAL, SolveResult, solve_dynamic, solve_menu
 
@@ -110,6 +110,36 @@ def static_redesign(sc: Scenario) -> SolveResult:
         contract,
         m1.solve_seconds + m2.solve_seconds,
         "static-redesign",
+    )
+
+
+def flat_contract(sc: Scenario) -> SolveResult:
+    """The best flat contract: one item (T, R) for every type, in both periods.
+
+    With a single item, an ES of type k takes it when R >= C(theta_k, T) (it cannot misreport),
+    so the ESs that take it are the types at or above a cutoff j, in both periods. For a given
+    cutoff the cheapest payment is R = C(theta_j, T) and the profit is
+    (G(T) - C(theta_j, T)) (sum_{k >= j} p_k + delta sum_{i >= j} (pQ)_i), maximised by the
+    first-best workload of type j; the best cutoff is found by enumeration (K candidates).
+    Under ``ex_ante`` participation the same item is the best flat one (an ES accepts iff it
+    gains in each period). Never better than :func:`static_best` (a flat item is a menu).
+    """
+    t0 = time.perf_counter()
+    best, best_j = -np.inf, 0
+    for j in range(sc.K):
+        T = float(first_best_workload(sc.theta[j], sc))
+        margin = float(value(T, sc) - cost(sc.theta[j], T, sc))
+        mass = float(sc.prior[j:].sum() + sc.discount * sc.period2_prior[j:].sum())
+        if margin * mass > best:
+            best, best_j = margin * mass, j
+    T = float(first_best_workload(sc.theta[best_j], sc))
+    R = float(cost(sc.theta[best_j], T, sc))
+    K = sc.K
+    contract = Contract(
+        T1=np.full(K, T), R1=np.full(K, R), T2=np.full((K, K), T), R2=np.full((K, K), R)
+    )
+    return SolveResult(
+        OPTIMAL, best, contract, time.perf_counter() - t0, "flat", solver="enumeration"
     )
 
 

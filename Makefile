@@ -10,11 +10,11 @@ RUN_ARGS ?= reproduce --preset quick --out results
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e .
+	$(PIP) install -q -e ".[construct]"
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(PIP) install -q -e ".[dev,ray]"
+	$(PIP) install -q -e ".[dev,ray,construct]"
 	touch $@
 
 install: $(VENV)/.installed

@@ -13,6 +13,7 @@ from dyncontract.cli._common import (
     ConfigOpt,
     InputError,
     SetOpt,
+    check_output_path,
     fmt_table,
     get_config,
     handles_input_errors,
@@ -164,6 +165,33 @@ def summary_text(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _export(
+    path: Path, cfg: Any, c: Any, source: str, n: int, assignment: str, workload: float | None
+) -> None:
+    from dyncontract._io import write_text_atomic
+    from dyncontract.framework.construction import calibration
+    from dyncontract.framework.construction.construct import Bundle
+
+    g, rec = calibration.gcycles_per_step(cfg.construction, log=typer.echo)
+    bundle = Bundle(
+        scenario=cfg.scenario,
+        framework=cfg.framework,
+        construction=cfg.construction,
+        contract=json.loads(json.dumps(c.to_dict())),
+        contract_source=source,
+        n_es=n,
+        assignment=assignment,
+        workload=workload,
+        gcycles_per_step=g,
+        calibration=rec,
+    )
+    write_text_atomic(path, bundle.model_dump_json(indent=2) + "\n")
+    typer.echo(
+        f"wrote {path}: run it with flwr run (SuperLink + {n} SuperNodes with partition-id "
+        f"0..{n - 1}; docs/construction.md)"
+    )
+
+
 @handles_input_errors
 def construct_cmd(
     out: Annotated[
@@ -195,6 +223,15 @@ def construct_cmd(
             "--workload",
             help="Every ES does T Gcycles in both periods, nobody is paid (quality vs workload).",
             metavar="T",
+        ),
+    ] = None,
+    export: Annotated[
+        Path | None,
+        typer.Option(
+            "--export",
+            help="Write the construction as a bundle for Flower's deployment runtime "
+            "(flwr run; docs/construction.md) instead of running it.",
+            metavar="FILE.json",
         ),
     ] = None,
     calibrate: Annotated[
@@ -233,11 +270,15 @@ def construct_cmd(
         )
         if out is None:
             return
-    if out is None:
+    if out is None and export is None:
         raise InputError("--out: required (the run folder to write)")
-    if out.exists():
+    if out is not None and export is not None:
+        raise InputError("--out/--export: give one of them, not both")
+    if export is not None:
+        check_output_path(export, "--export")
+    if out is not None and out.exists():
         raise InputError(f"--out: {out} already exists")
-    if out.parent.exists() and not out.parent.is_dir():
+    if out is not None and out.parent.exists() and not out.parent.is_dir():
         raise InputError(f"--out: {out.parent} is not a directory")
     if contract is not None and method is not None:
         raise InputError("--contract/--method: give one of them, not both")
@@ -278,10 +319,14 @@ def construct_cmd(
         c = method_contract(source, sc)
         assignment = "enforced" if source == "complete_info" else "self_selection"
 
+    if export is not None:
+        _export(export, cfg, c, source, n, assignment, workload)
+        return
+    assert out is not None
     from dyncontract.framework.construction.construct import construct
     from dyncontract.framework.construction.report import write_run
 
-    total = 3 + 2 * ccfg.rounds_per_period + 2
+    total = 3 * ccfg.references + 2 * ccfg.rounds_per_period + 2
     bar = _Bar(total, quiet)
     try:
         res = construct(c, sc, ccfg, cfg.framework, n, assignment, progress=bar, workload=workload)

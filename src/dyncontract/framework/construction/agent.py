@@ -94,7 +94,8 @@ class Planning(nn.Module):
         self.colour_cells = nn.Embedding(_CHANNEL_SIZE, h * d)
         self.kind_query = nn.Linear(spec.instr_dim, h * d)
         self.colour_query = nn.Linear(spec.instr_dim, h * d)
-        self.mix = nn.Conv2d(c + h, c, 3, padding=1)
+        # heads = 0: no grounding maps (a plain FiLM network; the ablation of the tuning notes)
+        self.mix = nn.Conv2d(c + h, c, 3, padding=1) if h > 0 else None
         n = spec.film_layers
         self.film = nn.ModuleList([nn.Linear(spec.instr_dim, 2 * c) for _ in range(n)])
         self.convs = nn.ModuleList([nn.Conv2d(c, c, 3, padding=1) for _ in range(n)])
@@ -129,7 +130,9 @@ class Planning(nn.Module):
         return maps.transpose(1, 2).reshape(b, h, 7, 7)
 
     def fuse(self, view: torch.Tensor, feats: torch.Tensor, instr: torch.Tensor) -> torch.Tensor:
-        x = torch.relu(self.mix(torch.cat([feats, self.ground(view, instr)], dim=1)))
+        x = feats
+        if self.mix is not None:
+            x = torch.relu(self.mix(torch.cat([feats, self.ground(view, instr)], dim=1)))
         for film, conv in zip(self.film, self.convs, strict=True):
             gamma, beta = film(instr).chunk(2, dim=1)
             y = conv(x) * (1.0 + gamma[:, :, None, None]) + beta[:, :, None, None]

@@ -30,7 +30,8 @@ class AgentSizes(BaseModel):
     memory_dim: Annotated[int, Field(ge=1, le=2048)] = 128
     head_dim: Annotated[int, Field(ge=1, le=1024)] = 64
     film_layers: Annotated[int, Field(ge=0, le=8)] = 2
-    heads: Annotated[int, Field(ge=1, le=64)] = 4
+    #: grounding maps (0: none, a plain FiLM network)
+    heads: Annotated[int, Field(ge=0, le=64)] = 4
     ground_dim: Annotated[int, Field(ge=1, le=256)] = 16
 
 
@@ -106,6 +107,9 @@ class ConstructionConfig(BaseModel):
     #: ``null`` = N alpha ln(1 + beta T_max), the additive model's value of N modules built
     #: at the largest workload.
     value_per_quality: Annotated[float, Field(gt=0.0, le=1e12)] | None = None
+    #: Evaluate the reference agents (untrained, uniformly random, the bot) on the test
+    #: missions at the start (sweeps switch it off and evaluate them once).
+    references: bool = True
     #: Episodes the deployed agent runs at the edge to measure its latency.
     latency_episodes: Annotated[int, Field(ge=1, le=10_000)] = 50
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict
 
 from dyncontract.framework.behaviour import DECLINE, Picks, choice_tables, picks
 from dyncontract.framework.config import FrameworkConfig
@@ -34,7 +35,7 @@ from dyncontract.framework.construction.server_app import Outcome, Progress
 from dyncontract.framework.simulator import behavioural_expected_profit, sample_types
 from dyncontract.model.contract import Contract, expected_profit
 from dyncontract.model.economics import cost, energy, value
-from dyncontract.model.scenario import Scenario
+from dyncontract.model.scenario import Scenario, ScenarioConfig
 
 Assignment = Literal["self_selection", "enforced"]
 
@@ -301,14 +302,61 @@ def construct(
     progress: Progress | None = None,
     workload: float | None = None,
     g: float | None = None,
+    grid: Any = None,
 ) -> Construction:
-    """Run one construction (see the module docstring)."""
+    """Run one construction (see the module docstring). ``grid``: a Flower Grid to run on
+    (Flower's deployment runtime hands one to the ServerApp); by default the runtime of
+    ``cfg.runtime`` is started here."""
     t0 = time.perf_counter()
     prep = prepare(c, sc, cfg, fw, n_es, assignment, g=g, workload=workload)
-    out = run_flower(prep.job, progress)
+    if grid is None:
+        out = run_flower(prep.job, progress)
+    else:
+        from dyncontract.framework.construction.server_app import run_job
+
+        out = run_job(grid, prep.job, progress)
     report = account(prep, out, c, sc, cfg, fw, time.perf_counter() - t0)
     report["calibration"] = prep.calibration
     report["assignment"] = assignment
     report["workload_override"] = workload
+    report["runtime"] = cfg.runtime if grid is None else "deployment"
     report["received"] = out.received
     return Construction(report, out.weights)
+
+
+class Bundle(BaseModel):
+    """Everything a construction needs, as one JSON file (``dyncontract construct --export``):
+    what Flower's deployment runtime hands to the ServerApp (docs/construction.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    scenario: ScenarioConfig
+    framework: FrameworkConfig
+    construction: ConstructionConfig
+    contract: dict[str, list]
+    contract_source: str
+    n_es: int
+    assignment: Assignment = "self_selection"
+    workload: float | None = None
+    #: Gcycles per step, fixed when the bundle is made (the SuperLink may run elsewhere)
+    gcycles_per_step: float
+    calibration: dict[str, Any] = {}
+
+
+def run_bundle(b: Bundle, grid: Any = None, progress: Progress | None = None) -> Construction:
+    """Run the construction a bundle describes (on ``grid`` when given)."""
+    res = construct(
+        Contract.from_dict(b.contract),
+        b.scenario.to_scenario(),
+        b.construction,
+        b.framework,
+        b.n_es,
+        b.assignment,
+        progress=progress,
+        workload=b.workload,
+        g=b.gcycles_per_step,
+        grid=grid,
+    )
+    res.report["calibration"] = b.calibration
+    res.report["contract_source"] = b.contract_source
+    return res

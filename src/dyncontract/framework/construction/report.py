@@ -86,7 +86,8 @@ def render_figure(report: dict[str, Any], fmt: str = "png", dpi: int = 120) -> b
     ax1.set_ylim(0, 1.05)
     ax1.set_ylabel(f"success rate on {per[0]['eval_missions']} held-out missions")
     ax1.set_title("Integrated agent")
-    ax1.legend(fontsize=8, loc="lower right")
+    if report["references"]:
+        ax1.legend(fontsize=8, loc="lower right")
 
     rows = report["es"]
     n = report["n_es"]
@@ -108,6 +109,7 @@ def render_figure(report: dict[str, Any], fmt: str = "png", dpi: int = 120) -> b
             color=("tab:blue", "tab:cyan")[j],
             label=f"period {p}: done",
         )
+    ax2.set_xticks(x if n <= 25 else x[:: max(1, n // 20)])
     ax2.set_xlabel("ES")
     ax2.set_ylabel("workload (Gcycles)")
     ax2.set_title("Work per ES (0 = declined or failed)")

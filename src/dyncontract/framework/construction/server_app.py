@@ -13,10 +13,9 @@ an in-memory job for the simulation and in-process runtimes.
 
 from __future__ import annotations
 
-import json
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -223,7 +222,8 @@ class _CS:
         t_start = time.perf_counter()
         node_of = self.connect()
         agent = new_agent(self.spec, self.cfg.seed)
-        self.references(agent)
+        if self.cfg.references:
+            self.references(agent)
         weights = get_weights(agent)
         strategy = ModuleFedAvg(self.cfg.server_learning_rate, self.cfg.server_momentum)
         for period in (1, 2):
@@ -272,24 +272,16 @@ app = ServerApp()
 
 @app.main()
 def main(grid: Grid, context: Context) -> None:
-    """Read the job file named in the run config (``job``) and write the outcome to
-    ``<job>.outcome.json`` (weights as ``<job>.weights.npz``)."""
-    from dyncontract._io import atomic_write, write_json_atomic
+    """Run the construction of the bundle named in the run config (``bundle``, a file written
+    by ``dyncontract construct --export``) and write its run folder to ``out``."""
+    import yaml
 
-    path = Path(str(context.run_config["job"]))
-    job = Job.model_validate_json(path.read_text())
-    out = run_job(grid, job)
-    flat = {f"p{p + 1}/{k}": v for p, w in enumerate(out.weights) for k, v in w.items()}
-    atomic_write(path.with_suffix(".weights.npz"), lambda fh: np.savez(fh, **flat), mode="wb")
-    body = {k: v for k, v in out.__dict__.items() if k != "weights"}
-    write_json_atomic(
-        path.with_suffix(".outcome.json"), json.loads(json.dumps(body, default=_jsonable))
+    from dyncontract.framework.construction.construct import Bundle, run_bundle
+    from dyncontract.framework.construction.report import write_run
+
+    bundle = Bundle.model_validate_json(Path(str(context.run_config["bundle"])).read_text())
+    res = run_bundle(bundle, grid=grid)
+    config = yaml.safe_dump(
+        bundle.model_dump(mode="json", exclude={"contract", "calibration"}), sort_keys=False
     )
-
-
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, Iterable):
-        return list(x)
-    raise TypeError(type(x).__name__)
+    write_run(Path(str(context.run_config["out"])), res, bundle.contract, config)

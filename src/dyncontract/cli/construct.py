@@ -21,26 +21,19 @@ from dyncontract.cli._common import (
 )
 from dyncontract.config import dump_config
 from dyncontract.framework.construction.config import MAX_CONSTRUCT_ES
+from dyncontract.solvers.reference import NAMED
 
 #: Contracts ``--method`` can solve for the scenario (complete_info: the CS knows every type
 #: and assigns each ES its type's first-best item; it is the not-implementable upper bound).
-METHODS = ("exact", "static", "static_best", "static_redesign", "flat", "complete_info")
+METHODS = NAMED
 
 
 def method_contract(method: str, sc: Any) -> Any:
     """The contract of a solver method; exit 1 when the solver does not report optimal."""
-    from dyncontract.solvers import reference
-    from dyncontract.solvers.exact import OPTIMAL, solve_dynamic
+    from dyncontract.solvers.exact import OPTIMAL
+    from dyncontract.solvers.reference import solve_named
 
-    solve = {
-        "exact": solve_dynamic,
-        "static": reference.static_contract,
-        "static_best": reference.static_best,
-        "static_redesign": reference.static_redesign,
-        "flat": reference.flat_contract,
-        "complete_info": reference.complete_info,
-    }[method]
-    res = solve(sc)
+    res = solve_named(method, sc)
     if res.contract is None or res.status != OPTIMAL:
         typer.echo(f"error: {method}: solver status {res.status}: no optimal contract", err=True)
         raise typer.Exit(1)

@@ -49,20 +49,26 @@ def reproduce(
     if out.exists() and not out.is_dir():
         raise InputError(f"--out: {out} exists and is not a directory")
     exp = load_spec(spec if spec is not None else preset)
-    try:
-        results = execute(exp, out, backend, workers, address, progress=not quiet, log=typer.echo)
-    except ValueError as exc:  # backend problems (e.g. Ray missing) are input errors
-        if str(exc).startswith("--backend"):
-            raise InputError(str(exc)) from None
-        raise
-    failed = [r for r in results if r["status"] == "failed"]
-    rep = build_report(exp, out)
-    typer.echo("")
-    typer.echo(rep["summary_md"].read_text())
-    typer.echo(f"summary: {rep['summary_md']} (and summary.csv)")
-    typer.echo(
-        f"figures: {rep['figures'][0].parent}/ ({len(rep['figures'])} files: F1–F5, PNG + PDF)"
-    )
+    failed: list[dict] = []
+    if exp.methods:
+        try:
+            results = execute(
+                exp, out, backend, workers, address, progress=not quiet, log=typer.echo
+            )
+        except ValueError as exc:  # backend problems (e.g. Ray missing) are input errors
+            if str(exc).startswith("--backend"):
+                raise InputError(str(exc)) from None
+            raise
+        failed = [r for r in results if r["status"] == "failed"]
+        rep = build_report(exp, out)
+        typer.echo("")
+        typer.echo(rep["summary_md"].read_text())
+        typer.echo(f"summary: {rep['summary_md']} (and summary.csv)")
+        typer.echo(
+            f"figures: {rep['figures'][0].parent}/ ({len(rep['figures'])} files: F1–F5, PNG + PDF)"
+        )
+    if exp.construction is not None:
+        failed += _construct(exp, out, workers, quiet)
     if export is not None:
         import shlex
         import sys
@@ -74,8 +80,34 @@ def reproduce(
         typer.echo(f"exported: {dst}/ (then: dyncontract results)")
     if failed:
         for r in failed:
-            typer.echo(f"failed: {r['task']}: {r['error']}", err=True)
+            name = r.get("task") or r.get("job")
+            typer.echo(f"failed: {name}: {r['error']}", err=True)
         raise typer.Exit(1)
+
+
+def _construct(exp, out: Path, workers: int, quiet: bool) -> list[dict]:
+    """The construct experiment: constructions, then its tables and figures F6-F8."""
+    from dyncontract.experiments import construction, construction_report
+
+    _needs_construct_extra()
+    results = construction.execute(
+        exp.construction, out, exp.name, workers, progress=not quiet, log=typer.echo
+    )
+    rep = construction_report.build(exp.construction, Path(out) / exp.name / "construct")
+    for line in rep["lines"]:
+        typer.echo(line)
+    return [r for r in results if r["status"] == "failed"]
+
+
+def _needs_construct_extra() -> None:
+    try:
+        import flwr  # noqa: F401
+        import minigrid  # noqa: F401
+    except ImportError as exc:
+        raise InputError(
+            f"reproduce: the construct experiment needs the 'construct' extra ({exc.name} is "
+            "missing): pip install -e '.[construct]'"
+        ) from None
 
 
 @handles_input_errors

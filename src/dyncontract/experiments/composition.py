@@ -31,6 +31,7 @@ from dyncontract.env import (
     best_feasible,
     contract_eval_policy,
 )
+from dyncontract.model.contract import Contract
 from dyncontract.model.scenario import Scenario, persistence_of
 from dyncontract.rl.budget import Budget
 from dyncontract.rl.collectors import BatchedBanditCollector, GymCollector, gym_maker
@@ -351,3 +352,66 @@ def amortisation(actor: Any, cfg: DyncontractConfig, n: int = 1024) -> dict[str,
     out["solver_contracts_per_s"] = len(scen) / (time.perf_counter() - t)
     out["speedup_single"] = out["policy_single_contracts_per_s"] / out["solver_contracts_per_s"]
     return out
+
+
+def learned_contract(
+    method: str,
+    cfg: DyncontractConfig,
+    run_dir: str | os.PathLike,
+    steps: int,
+    max_minutes: float | None,
+    seed: int = 0,
+) -> tuple[Contract, dict[str, Any]]:
+    """Train ``method`` (``direct``: gradient ascent on the known profit; ``edmsac``) on the
+    scenario distribution of ``cfg`` and return the contract its policy gives for ``cfg``'s
+    own scenario, with what training used and how that contract scores under the model.
+
+    ``direct`` deploys its deterministic output; EDMSAC deploys as the benchmark scores it
+    (``rl.eval_action``, best feasible of the mean, the noise-free chain and samples)."""
+    sc = cfg.scenario_obj()
+    env = BatchedContractEnv(sc, cfg.env)
+    obs = torch.as_tensor(
+        env.dist.encode(prior=sc.prior, rho=persistence_of(sc.transition), xi=sc.energy_price)
+    )[None]
+    t0 = time.perf_counter()
+    if method == "direct":
+        from dyncontract.experiments.amortised import train_direct
+
+        pol = train_direct(env, seed, steps, max_minutes)
+        policy: Any = pol
+        used = {"samples": pol.budget.samples, "updates": pol.budget.updates}
+    elif method == "edmsac":
+        run = Path(run_dir) / "run"
+        rows = train_run(
+            cfg, run, Budget(steps=steps, max_minutes=max_minutes), seed=seed, quiet=True
+        )
+        act = actor_act_fn(load_actor(run), "cpu")
+        policy = contract_eval_policy(act, cfg.rl.eval_action, cfg.rl.eval_samples, env)
+        used = {"samples": rows[-1].get("samples"), "updates": rows[-1].get("updates")}
+    else:
+        raise ValueError(f"unknown learned method {method!r} (direct or edmsac)")
+    with torch.no_grad():
+        a = policy(obs)
+        ct = env.contracts(obs, a)
+        out = env.step(obs, a)
+    c = Contract(
+        T1=ct["T1"][0].double().numpy(),
+        R1=ct["R1"][0].double().numpy(),
+        T2=ct["T2"][0].double().numpy(),
+        R2=ct["R2"][0].double().numpy(),
+    )
+    exact = solve_dynamic(sc)
+    profit = float(out["profit"][0])
+    info = {
+        "method": method,
+        "seed": seed,
+        "steps": steps,
+        "max_minutes": max_minutes,
+        "train_wall_s": time.perf_counter() - t0,
+        **used,
+        "feasible": bool(out["feasible"][0]),
+        "expected_profit": profit,
+        "exact_profit": float(exact.objective),
+        "ratio": profit / float(exact.objective),
+    }
+    return c, info

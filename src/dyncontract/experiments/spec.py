@@ -24,6 +24,7 @@ from dyncontract.config import (
     merge,
     nest,
 )
+from dyncontract.experiments.construction import ConstructExperiment
 from dyncontract.experiments.methods import METHODS
 from dyncontract.rl.budget import Budget
 
@@ -96,6 +97,9 @@ class ExperimentSpec(BaseModel):
     ablations: Ablations = Ablations()
     #: states used to time denoising (figure F5)
     latency_states: int = 1024
+    #: real federated construction: quality vs workload and contracts judged by the agents
+    #: they buy (:mod:`dyncontract.experiments.construction`); null = none
+    construction: ConstructExperiment | None = None
 
     @field_validator("name")
     @classmethod

@@ -178,3 +178,22 @@ def solve_references(sc: Scenario, **dynamic_kwargs: object) -> References:
         static_redesign=static_redesign(sc),
         complete_info=complete_info(sc),
     )
+
+
+#: Contracts solved by name (``dyncontract construct --method``, the construct experiment).
+NAMED = ("exact", "static", "static_best", "static_redesign", "flat", "complete_info")
+
+
+def solve_named(name: str, sc: Scenario) -> SolveResult:
+    """The contract of one of :data:`NAMED` for ``sc``."""
+    solvers = {
+        "exact": solve_dynamic,
+        "static": static_contract,
+        "static_best": static_best,
+        "static_redesign": static_redesign,
+        "flat": flat_contract,
+        "complete_info": complete_info,
+    }
+    if name not in solvers:
+        raise ValueError(f"unknown contract {name!r} (have {', '.join(NAMED)})")
+    return solvers[name](sc)

@@ -13,9 +13,11 @@ An ES answers three messages:
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -66,18 +68,32 @@ def es_rng(seed: int, es: int, *stream: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, es, *stream]))
 
 
-def private_data(context: Context, spec: DataSpec) -> tuple[Episodes, float]:
-    """The ES's demonstrations (generated on first use, then kept in its state) and the CPU
-    seconds generating them took (0 after the first call)."""
+def private_data(context: Context, spec: DataSpec) -> tuple[Episodes, float, bool]:
+    """The ES's demonstrations (generated on first use, then kept in its node state), the
+    CPU seconds generating them took (0 after the first call or when read from the ES's
+    ``data_cache`` folder) and whether they came from that folder."""
     if _DEMOS in context.state:
-        return Episodes.from_arrays(from_array_record(context.state[_DEMOS])), 0.0
+        return Episodes.from_arrays(from_array_record(context.state[_DEMOS])), 0.0, False
     es = partition_id(context)
+    path = None
+    if spec.data_cache:
+        key = hashlib.sha256(f"{spec.model_dump_json(exclude={'data_cache'})}/{es}".encode())
+        path = Path(spec.data_cache) / f"es{es}-{key.hexdigest()[:20]}.npz"
+        if path.exists():
+            with np.load(path) as z:
+                eps = Episodes.from_arrays({k: z[k] for k in z.files})
+            context.state[_DEMOS] = to_array_record(eps.arrays())
+            return eps, 0.0, True
     rng = es_rng(spec.seed, es, 0)
     conc = spec.concentration if spec.concentration > 0 else None
     mix = attribute_mix(rng, spec.attribute, conc)
     eps, stats = generate_demos(spec.levels, spec.demos_per_es, rng, spec.attribute, mix)
     context.state[_DEMOS] = to_array_record(eps.arrays())
-    return eps, stats.cpu_s
+    if path is not None:
+        from dyncontract._io import atomic_write
+
+        atomic_write(path, lambda fh: np.savez(fh, **eps.arrays()), mode="wb")
+    return eps, stats.cpu_s, False
 
 
 def _save_optimizer(context: Context, opt: torch.optim.Optimizer) -> None:
@@ -102,7 +118,7 @@ def train(msg: Message, context: Context) -> Message:
     torch.set_num_threads(1)
     order = from_config_record(TrainOrder, msg.content[ORDER])
     es = partition_id(context)
-    eps, data_cpu_s = private_data(context, order.data())
+    eps, data_cpu_s, cached = private_data(context, order.data())
     agent = new_agent(AgentSpec(**order.sizes().model_dump()), 0)
     set_weights(agent, from_array_record(msg.content[ARRAYS]))
     params = [p for name in order.modules for p in getattr(agent, name).parameters()]
@@ -129,6 +145,7 @@ def train(msg: Message, context: Context) -> Message:
             "cpu_train_s": res.cpu_s,
             "wall_train_s": wall,
             "cpu_data_s": data_cpu_s,
+            "data_cached": int(cached),
             "demos": eps.n_episodes,
             "frames": eps.n_frames,
         }

@@ -68,6 +68,10 @@ class ConstructionConfig(BaseModel):
     # ----- each ES's private data --------------------------------------------------------
     #: Bot demonstrations each ES generates from its own seed stream (once, before period 1).
     demos_per_es: Annotated[int, Field(ge=1, le=100_000)] = 400
+    #: A folder where each ES keeps its demonstrations between constructions (its local
+    #: disk; experiments that run many constructions with the same seeds set it). ``null``:
+    #: every construction generates them anew.
+    data_cache: str | None = None
     #: The mission attribute whose mix differs between ESs.
     attribute: Attribute = "colour"
     #: Dirichlet concentration of each ES's mix over the attribute's values (small = each

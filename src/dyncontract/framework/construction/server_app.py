@@ -158,6 +158,7 @@ class _CS:
             attribute=c.attribute,
             concentration=c.concentration or 0.0,
             seed=c.seed,
+            data_cache=str(Path(c.data_cache).resolve()) if c.data_cache else "",
             **c.agent.model_dump(),
         )
 

@@ -40,6 +40,8 @@ class DataSpec(BaseModel):
     #: Dirichlet concentration (0 stands for IID: a ConfigRecord holds no null)
     concentration: float
     seed: int
+    #: the ES's folder for its demonstrations ("" = none)
+    data_cache: str = ""
 
 
 class TrainOrder(BaseModel):
@@ -63,6 +65,7 @@ class TrainOrder(BaseModel):
     attribute: Attribute
     concentration: float
     seed: int
+    data_cache: str = ""
     # the agent's sizes, flattened
     channels: int
     word_dim: int

@@ -280,9 +280,12 @@ def main(grid: Grid, context: Context) -> None:
     from dyncontract.framework.construction.construct import Bundle, run_bundle
     from dyncontract.framework.construction.report import write_run
 
+    out = Path(str(context.run_config["out"]))
+    if out.exists():  # the CLI's own check; a run folder is never overwritten
+        raise FileExistsError(f"out: {out} already exists")
     bundle = Bundle.model_validate_json(Path(str(context.run_config["bundle"])).read_text())
     res = run_bundle(bundle, grid=grid)
     config = yaml.safe_dump(
         bundle.model_dump(mode="json", exclude={"contract", "calibration"}), sort_keys=False
     )
-    write_run(Path(str(context.run_config["out"])), res, bundle.contract, config)
+    write_run(out, res, bundle.contract, config)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from dyncontract._io import write_json_atomic
 from dyncontract.cli._common import InputError, handles_input_errors
 
 
@@ -69,7 +71,20 @@ def reproduce(
         )
     if exp.construction is not None:
         failed += _construct(exp, out, workers, quiet)
-    if export is not None:
+    if export is not None and exp.construction is not None:
+        import shlex
+        import sys
+
+        from dyncontract.experiments import construction_report
+        from dyncontract.experiments.results_doc import provenance
+
+        root = Path(out) / exp.name / "construct"
+        for p in construction_report.export(root, export):
+            typer.echo(f"exported {p}")
+        cmd = "dyncontract " + shlex.join(sys.argv[1:])
+        prov = json.loads((root / "provenance.json").read_text())
+        write_json_atomic(export / "provenance.json", {**provenance(cmd), **prov})
+    if export is not None and exp.methods:
         import shlex
         import sys
 

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from dyncontract._io import write_json_atomic, write_text_atomic
+from dyncontract.experiments import construction_report
 from dyncontract.experiments.aggregate import HEADINGS, SUMMARY_COLUMNS, SUMMARY_NOTE, _fmt
 
 PROVENANCE = "provenance.json"
@@ -254,7 +255,10 @@ def _menu_free_section(folder: Path) -> list[str]:
 
 
 #: data folders with a section of their own (one function per section); others: _section
-SECTIONS: dict[str, Callable[[Path], list[str]]] = {"menu_free": _menu_free_section}
+SECTIONS: dict[str, Callable[[Path], list[str]]] = {
+    "menu_free": _menu_free_section,
+    "construct": construction_report.results_section,
+}
 
 
 def _flatten(obj: Any, prefix: str = "") -> list[tuple[str, Any]]:
@@ -310,12 +314,15 @@ def menu_free_references(data: Path) -> dict[str, float]:
 
 def figures_from_data(data_dir: str | os.PathLike, out_dir: str | os.PathLike) -> list[Path]:
     """The figures drawn from committed data (``dyncontract results`` redraws them): the
-    model-free benchmark's sample-efficiency curves."""
+    model-free benchmark's sample-efficiency curves, and the construct experiment's F6–F8."""
     from dyncontract.experiments.figures import menu_free_curves
 
     data = Path(data_dir)
+    written: list[Path] = []
     curves_csv = data / "menu_free" / "curves.csv"
-    if not curves_csv.exists():
-        return []
-    stem = Path(out_dir) / Path(MENU_FREE_FIGURE).stem
-    return menu_free_curves(pd.read_csv(curves_csv), menu_free_references(data), stem)
+    if curves_csv.exists():
+        stem = Path(out_dir) / Path(MENU_FREE_FIGURE).stem
+        written += menu_free_curves(pd.read_csv(curves_csv), menu_free_references(data), stem)
+    if (data / "construct").is_dir():
+        written += construction_report.figures_from_data(data / "construct", Path(out_dir))
+    return written

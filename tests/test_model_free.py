@@ -227,3 +227,42 @@ def test_sample_count_is_the_envs_own(
     assert rows[-1]["samples"] == counted <= 5000 + 256  # learners stop at the first batch past it
     assert "test_ratio_single" in rows[-1]
     assert all(a["samples"] < b["samples"] for a, b in zip(rows, rows[1:], strict=False))
+
+
+def test_a_resumed_learner_run_reports_its_wall_across_processes(tmp_path: Path) -> None:
+    """A learner run interrupted after its last checkpoint (metrics at the budget, no eval.json
+    or DONE) is finished by the next sweep from the checkpoint: its wall time is the training
+    wall the checkpoint carries plus the rest, not only the resuming process's few seconds."""
+    import json
+
+    from dyncontract.experiments.runner import run_task
+    from dyncontract.experiments.spec import ExperimentSpec, expand
+    from dyncontract.rl.rundir import RunDir
+
+    spec = ExperimentSpec(
+        name="mf",
+        methods=["edmsac_free"],
+        seeds=[0],
+        budget={"steps": 2000, "eval_every_steps": 1000},
+        held_out_states=8,
+        config={f"env.{k}": v for k, v in FREE.items()},
+        ablations={"prune_target": [], "diffusion_steps": [], "seeds": [0]},
+        f3={"K": [2], "persistence": [0.5], "energy_price": [0.05], "discount": [0.9]},
+    )
+    (task,) = expand(spec)
+    run_task(task, str(tmp_path))
+    d = task.run_dir(tmp_path)
+    run = RunDir(d)
+    # the interruption: as if the first process had trained for 1000 s before it was killed
+    ck = run.load_checkpoint(map_location="cpu")
+    ck["elapsed"] = 1000.0
+    run.save_checkpoint(ck)
+    rows = run.read_metrics()
+    rows[-1]["wall_s"] = 1000.0
+    run.write_metrics(rows)
+    (d / "eval.json").unlink()
+    (d / "DONE").unlink()
+    run_task(task, str(tmp_path))
+    ev = json.loads((d / "eval.json").read_text())
+    assert 1000.0 <= ev["train_wall_s"] < 1100.0
+    assert ev["samples"] == rows[-1]["samples"]  # resumed, not retrained

@@ -100,7 +100,9 @@ def run_task(task: Task, out: str, threads: int = 1, options: dict[str, Any] | N
     final["steps"] = int(last["step"])
     final["split"] = "test"
     final.update(ctx.extras)
-    final["train_wall_s"] = time.perf_counter() - t0
+    # a run resumed from a checkpoint: this process saw only the rest of it; the learner's
+    # rows carry the training wall across processes (its checkpoint keeps the elapsed time)
+    final["train_wall_s"] = max(time.perf_counter() - t0, float(last.get("wall_s", 0.0)))
     final.update({"method": task.method, "seed": task.seed, "group": task.group})
     final.update(dict(task.meta))
     write_json_atomic(d / "eval.json", final)

@@ -108,7 +108,13 @@ def _construct(exp, out: Path, workers: int, quiet: bool) -> list[dict]:
     results = construction.execute(
         exp.construction, out, exp.name, workers, progress=not quiet, log=typer.echo
     )
-    rep = construction_report.build(exp.construction, Path(out) / exp.name / "construct")
+    import shlex
+    import sys
+
+    cmd = "dyncontract " + shlex.join(sys.argv[1:])
+    rep = construction_report.build(
+        exp.construction, Path(out) / exp.name / "construct", command=cmd
+    )
     for line in rep["lines"]:
         typer.echo(line)
     return [r for r in results if r["status"] == "failed"]

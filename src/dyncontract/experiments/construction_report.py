@@ -386,7 +386,7 @@ def figure_f8(rows: list[dict[str, Any]], out: Path) -> list[Path]:
 # ----- the whole report ------------------------------------------------------------------------
 
 
-def build(exp: Any, root: Path) -> dict[str, Any]:
+def build(exp: Any, root: Path, command: str | None = None) -> dict[str, Any]:
     """Write the tables, the calibration and the figures of a construct experiment."""
     from dyncontract.config import build_config, nest
 
@@ -418,7 +418,8 @@ def build(exp: Any, root: Path) -> dict[str, Any]:
         if key is not None:
             level = levels[0].removeprefix("BabyAI-").removesuffix("-v0")
             provenance = {
-                "command": "dyncontract reproduce --spec <this experiment> (construct sweep)",
+                "command": (command or "dyncontract reproduce --spec <the experiment>")
+                + " (its sweep)",
                 "fitted on": f"N = {key} ESs, {len(cal[key]['T'])} points",
                 "git revision": _git_revision(),
                 "machine": f"{platform.node()} ({platform.machine()}), "
@@ -438,11 +439,9 @@ def build(exp: Any, root: Path) -> dict[str, Any]:
                 f"R^2 {lg['r2']:.3f}; saturating exp R^2 {cal[key]['saturating_exp']['r2']:.3f}"
             )
         written += figure_f6(rows, cal, V, fig_dir)
-    q0 = {
-        r["seed"]: r["q1"]
-        for r in rows
-        if r["workload"] == 0.0 and r["split"] == "non-iid" and r["n_es"] == sc.n_es
-    }
+    # the untrained agent of the same seed: the quality the CS holds without any work (its
+    # weights depend on the seed only, not on N: the T = 0 runs of every N agree bit for bit)
+    q0 = {r["seed"]: r["q1"] for r in rows if r["workload"] == 0.0 and r["split"] == "non-iid"}
     comp = compare_rows(root, q0)
     if comp:
         order = list(exp.compare.methods) if exp.compare is not None else []

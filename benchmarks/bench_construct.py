@@ -87,6 +87,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--json", type=Path, required=True)
     ap.add_argument("--set", action="append", default=[], help="passed to construct --set")
+    ap.add_argument("--note", default="", help="how the machine was kept quiet, recorded")
     a = ap.parse_args()
     extra = [x for s in a.set for x in ("--set", s)]
     load = os.getloadavg()
@@ -104,12 +105,15 @@ def main() -> None:
         "git_revision": git_revision(),
         "machine": machine,
         "load_average_before": load,
+        "note": a.note,
         "runs": runs,
         "max_overhead_fraction": max(r["overhead_fraction"] for r in runs),
         "max_wall_s": max(r["wall_s"] for r in runs),
     }
     a.json.parent.mkdir(parents=True, exist_ok=True)
-    a.json.write_text(json.dumps(out, indent=2) + "\n")
+    tmp = a.json.with_name(a.json.name + ".tmp")
+    tmp.write_text(json.dumps(out, indent=2) + "\n")
+    tmp.replace(a.json)
     print(f"wrote {a.json}")
 
 

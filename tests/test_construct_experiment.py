@@ -58,16 +58,26 @@ def test_t_interval_matches_the_textbook() -> None:
 def test_compare_summary_aggregates_per_method() -> None:
     base = dict(
         q1=0.5, q2=0.9, payments=10.0, realised_profit=100.0, predicted_profit=80.0,
-        mean_es_utility=0.1, deviations=0, declines=0,
+        mean_es_utility=0.1, deviations=0, declines=0, expected_profit_model=79.0,
+        realised_value_added_p1=30.0, predicted_profit_p1=40.0,
+        realised_value_added_p2=35.0, predicted_profit_p2=44.0,
     )  # fmt: skip
     rows = [
         {"method": "exact", "seed": s, **base, "realised_value_added": 60.0 + s} for s in (0, 1, 2)
     ]
-    rows.append({"method": "flat", "seed": 0, **base, "realised_value_added": 20.0})
+    # flat: seeds 0 and 2 only, 20 and 31 below the exact contract of the same seed
+    rows.append({"method": "flat", "seed": 0, **base, "realised_value_added": 40.0})
+    rows.append({"method": "flat", "seed": 2, **base, "realised_value_added": 31.0})
     s = compare_summary(rows, ["exact", "flat", "absent"])
     assert [r["method"] for r in s] == ["exact", "flat"]
     assert s[0]["realised_value_added"] == pytest.approx(61.0)
     assert s[0]["gap_value_added_vs_predicted"] == pytest.approx((61.0 - 80.0) / 80.0)
+    assert s[0]["realised_value_added_minus_exact"] == 0.0
+    # paired by seed: mean of (-20, -31); t with 1 degree of freedom: 12.706 * s / sqrt(2)
+    assert s[1]["realised_value_added_minus_exact"] == pytest.approx(-25.5)
+    assert s[1]["realised_value_added_minus_exact_ci95"] == pytest.approx(
+        12.7062 * np.std([-20.0, -31.0], ddof=1) / np.sqrt(2), rel=1e-4
+    )
 
 
 def test_experiment_jobs_cover_the_grid() -> None:

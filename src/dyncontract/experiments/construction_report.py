@@ -219,8 +219,9 @@ def compare_rows(root: Path, q0: dict[int, float]) -> list[dict[str, Any]]:
         t = r["totals"]
         V, d = r["value_per_quality"], r["discount"]
         z = q0.get(int(r["seed"]), math.nan)
-        added = V * (p1["success_rate"] - z) - p1["payments"]
-        added += d * (V * (p2["success_rate"] - z) - p2["payments"])
+        # per period, undiscounted: the value the period's agent adds over the untrained one
+        added_p = [V * (p["success_rate"] - z) - p["payments"] for p in (p1, p2)]
+        added = added_p[0] + d * added_p[1]
         dep = r.get("deployment") or {}
         rows.append(
             {
@@ -232,6 +233,10 @@ def compare_rows(root: Path, q0: dict[int, float]) -> list[dict[str, Any]]:
                 "realised_profit": t["realised_profit"],
                 "realised_value_added": added,
                 "predicted_profit": t["predicted_profit"],
+                "realised_value_added_p1": added_p[0],
+                "realised_value_added_p2": added_p[1],
+                "predicted_profit_p1": p1["predicted_profit"],
+                "predicted_profit_p2": p2["predicted_profit"],
                 "expected_profit_model": r["expected_profit_model"],
                 "mean_es_utility": t["mean_es_utility"],
                 "deviations": t["deviations"],
@@ -250,11 +255,18 @@ def compare_rows(root: Path, q0: dict[int, float]) -> list[dict[str, Any]]:
 
 SUMMARY_COLUMNS = (
     "q1", "q2", "payments", "realised_profit", "realised_value_added", "predicted_profit",
-    "mean_es_utility", "deviations", "declines",
+    "realised_value_added_p1", "predicted_profit_p1", "realised_value_added_p2",
+    "predicted_profit_p2", "expected_profit_model", "mean_es_utility", "deviations", "declines",
 )  # fmt: skip
 
 
-def compare_summary(rows: list[dict[str, Any]], order: Sequence[str]) -> list[dict[str, Any]]:
+def compare_summary(
+    rows: list[dict[str, Any]], order: Sequence[str], baseline: str = "exact"
+) -> list[dict[str, Any]]:
+    """Mean and 95 % t-interval over seeds per contract; and, paired by seed (the same market
+    draw and data for every contract), each contract's realised and predicted profit minus
+    ``baseline``'s."""
+    base = {r["seed"]: r for r in rows if r["method"] == baseline}
     out = []
     for m in order:
         rs = [r for r in rows if r["method"] == m]
@@ -269,6 +281,11 @@ def compare_summary(rows: list[dict[str, Any]], order: Sequence[str]) -> list[di
         row["gap_value_added_vs_predicted"] = (
             (row["realised_value_added"] - pred) / abs(pred) if pred else math.nan
         )
+        for c in ("realised_value_added", "predicted_profit"):
+            diff = [r[c] - base[r["seed"]][c] for r in rs if r["seed"] in base]
+            mean, half = t_interval(diff) if diff else (math.nan, math.nan)
+            row[f"{c}_minus_{baseline}"] = mean
+            row[f"{c}_minus_{baseline}_ci95"] = half
         out.append(row)
     return out
 
@@ -544,11 +561,12 @@ def results_section(folder: Path) -> list[str]:
             "Contracts on the calibrated scenario, built for real (mean ± 95 % t-interval over "
             "seeds; profits discounted over both periods; realised = V (q − q0) − payments, "
             "the value the construction added; predicted = the calibrated model for the same "
-            "picks):",
+            "picks; expected = the calibrated model's expected profit over type draws, the "
+            "ranking the contracts were designed by):",
             "",
             "| contract | seeds | success p1 | success p2 | payments | realised profit | "
-            "predicted | gap | ES utility | deviations | declines |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
+            "predicted | gap | expected | ES utility | deviations | declines |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for _, r in df.iterrows():
             lines.append(
@@ -558,9 +576,30 @@ def results_section(folder: Path) -> list[str]:
                 f"{_pm(r['realised_value_added'], r['realised_value_added_ci95'], '{:.1f}')} | "
                 f"{_pm(r['predicted_profit'], r['predicted_profit_ci95'], '{:.1f}')} | "
                 f"{100 * r['gap_value_added_vs_predicted']:+.1f} % | "
+                f"{r['expected_profit_model']:.2f} | "
                 f"{_pm(r['mean_es_utility'], r['mean_es_utility_ci95'], '{:.2f}')} | "
                 f"{r['deviations']:.1f} | {r['declines']:.1f} |"
             )
+        lines += [
+            "",
+            "Per period (undiscounted; realised = V (q_t − q0) − payments_t) and, paired by "
+            "seed (the same market draw and data for every contract), each contract minus the "
+            "exact contract:",
+            "",
+            "| contract | realised p1 | predicted p1 | realised p2 | predicted p2 | "
+            "realised − exact | predicted − exact |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for _, r in df.iterrows():
+            cells = [
+                _pm(r[c], r[f"{c}_ci95"], "{:.1f}")
+                for c in (
+                    "realised_value_added_p1", "predicted_profit_p1",
+                    "realised_value_added_p2", "predicted_profit_p2",
+                    "realised_value_added_minus_exact", "predicted_profit_minus_exact",
+                )
+            ]  # fmt: skip
+            lines.append(f"| {r['method']} | " + " | ".join(cells) + " |")
         lines.append("")
     bench = folder / "bench_overhead.json"
     if bench.exists():

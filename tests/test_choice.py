@@ -270,7 +270,7 @@ def test_truthfulness_and_sampled_profit() -> None:
 # Expected profit under choices: the optimum as a menu, and no menu beats it
 # ---------------------------------------------------------------------------------------------
 def _huge_unbuildable_item(sc: Scenario) -> Contract:
-    """Issue 10's contract: pays nothing for T_max, plus one unbuildable item paying 1e8
+    """An adversarial menu: pays nothing for T_max, plus one unbuildable item paying 1e8
     (with the old menu-relative tolerance ESs accepted losses of ~100: ratio 1.33)."""
     K = sc.K
     T1, T2 = np.full(K, sc.t_max), np.full((K, K), sc.t_max)

@@ -451,7 +451,7 @@ def test_framework_config_rejects_bad_values(override: str, field: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Issue 10: the tie tolerance is a scale of the scenario, and no contract beats the optimum
+# Menu mode: the tie tolerance is a scale of the scenario, and no contract beats the optimum
 # ---------------------------------------------------------------------------------------------
 def _huge_unbuildable_item_contract(sc: Scenario) -> Contract:
     """Pays nothing for T_max, plus one unbuildable item that pays 1e8."""

@@ -251,7 +251,7 @@ def test_scalar_ranges_match_the_documented_ones(tmp_path_factory, contract_file
 
 
 def test_acceptance_kappa_overflow() -> None:
-    """Issue 12's acceptance case: one error line, exit 2."""
+    """The fuzzing acceptance case: one error line, exit 2."""
     res = runner.invoke(app, ["solve", "--set", "scenario.kappa=1e+308"])
     assert res.exit_code == 2
     lines = [x for x in res.output.splitlines() if x.strip()]

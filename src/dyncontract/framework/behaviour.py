@@ -16,7 +16,7 @@ In short: unbuildable items (T outside [0, T_max]) are never picked; an ES decli
 item is acceptable (participation mode, ``framework.period1_acceptance``); otherwise it takes
 the truthful item when it is acceptable and within ``tol`` of the best, else the best. The
 absolute tolerance is ``tol = tie_tolerance * max(1, alpha ln(1 + beta T_max))``, a fixed
-scale of the scenario (never of the menu: issue 10).
+scale of the scenario, never of the menu.
 """
 
 from __future__ import annotations

@@ -86,7 +86,7 @@ class FrameworkConfig(BaseModel):
     #: ``tie_tolerance * max(1, alpha ln(1 + beta T_max))`` of the best count as ties, and
     #: ties go to the truthful item; declining needs a utility below minus that amount. The
     #: scale is the CS's largest valuation of a module, fixed by the scenario (never by the
-    #: menu, issue 10); it is >= 1, so a contract that ``check`` calls feasible (absolute
+    #: menu); it is >= 1, so a contract that ``check`` calls feasible (absolute
     #: tolerance 1e-6) is followed truthfully by every ES.
     tie_tolerance: Annotated[float, Field(ge=0.0, le=1e-3)] = 1e-6
     #: Period-1 participation rule under ``per_period``: ``own_period`` = an ES accepts no

@@ -19,11 +19,10 @@ In the model-free setting (methods/model_free.py) the CS:
    for each test state with θ̂ (1 − m) and posts the optimum as a free-payment menu.
 
 As data accumulate it refits at each curve budget
-(:data:`~dyncontract.experiments.methods.model_free.CURVE_BUDGETS`), both from the last
-estimate and from scratch, and keeps the fit of higher likelihood; samples are cumulative
-(exploration plus every margin selection so far). Each row reports the ratio on the test
-states, θ̂ and its relative error, the margin, and the ratio of the plain plug-in (margin 0,
-``test_ratio_plugin``).
+(:data:`~dyncontract.experiments.methods.model_free.CURVE_BUDGETS`), starting from the last
+estimate; samples are cumulative (exploration plus every margin selection so far). Each row
+reports the ratio on the test states, θ̂ and its relative error, the margin, and the ratio of
+the plain plug-in (margin 0, ``test_ratio_plugin``).
 
 Options: ``margins``, ``select_states`` (32), ``steps`` (L-BFGS iterations per temperature,
 20), ``max_menus`` (the fit's largest random subset of the posted menus, 16 384).
@@ -125,15 +124,6 @@ def run(ctx: MethodContext, seed: int, budget: Budget) -> list[dict[str, Any]]:
             env, obs, act, picks, theta0=theta, seed=seed + len(rows),
             taus=DEFAULT_TAUS if theta is None else REFIT_TAUS, steps=steps, max_menus=max_menus,
         )  # fmt: skip
-        if theta is not None:
-            # and from scratch: a refit from the last estimate can stay where an early fit on
-            # few samples merged types; keep the likelier of the two on the same menus
-            fresh = fit_theta(
-                env, obs, act, picks, theta0=None, seed=seed + len(rows),
-                taus=DEFAULT_TAUS, steps=steps, max_menus=max_menus,
-            )  # fmt: skip
-            if fresh.history[-1]["log_lik_per_es"] > fit.history[-1]["log_lik_per_es"]:
-                fit = fresh
         theta = fit.theta
         # choose the margin by posting: the same fresh states and sampled ESs for every margin
         sel_obs = env.sample_states(s, rng)

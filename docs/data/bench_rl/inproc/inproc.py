@@ -1,6 +1,7 @@
-"""In-process interleaved timing against d5f0a49 (the speed work's starting point): one process holds an
-agent of d5f0a49's code (imported as the renamed package ``dyncontract_d5``, built by
-make_d5pkg.sh) and agents of this revision, and rotates rounds of 8 updates between them
+"""In-process interleaved timing against d5f0a49 (the speed work's starting point): one
+process holds an agent of d5f0a49's code (imported as the renamed package
+``dyncontract_d5``, built by make_d5pkg.sh) and agents of this revision, and rotates rounds
+of 8 updates between them
 (the order rotates every round). The VM's speed drifts by up to ~60 % between minutes,
 which a one-process-per-measurement design (paired/) can only average out; here every arm
 sees the same minutes. Default sizes, 2 threads, masks ramped 0 -> 20 % -> 50 % first (as

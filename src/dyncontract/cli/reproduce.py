@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shlex
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -72,32 +74,29 @@ def reproduce(
     if exp.construction is not None:
         failed += _construct(exp, out, workers, quiet)
     if export is not None and exp.construction is not None:
-        import shlex
-        import sys
-
         from dyncontract.experiments import construction_report
         from dyncontract.experiments.results_doc import provenance
 
         root = Path(out) / exp.name / "construct"
         for p in construction_report.export(root, export):
             typer.echo(f"exported {p}")
-        cmd = "dyncontract " + shlex.join(sys.argv[1:])
         prov = json.loads((root / "provenance.json").read_text())
-        write_json_atomic(export / "provenance.json", {**provenance(cmd), **prov})
+        write_json_atomic(export / "provenance.json", {**provenance(_command_line()), **prov})
     if export is not None and exp.methods:
-        import shlex
-        import sys
-
         from dyncontract.experiments.results_doc import export as export_tables
 
-        cmd = "dyncontract " + shlex.join(sys.argv[1:])
-        dst = export_tables(Path(out) / exp.name, export, cmd)
+        dst = export_tables(Path(out) / exp.name, export, _command_line())
         typer.echo(f"exported: {dst}/ (then: dyncontract results)")
     if failed:
         for r in failed:
             name = r.get("task") or r.get("job")
             typer.echo(f"failed: {name}: {r['error']}", err=True)
         raise typer.Exit(1)
+
+
+def _command_line() -> str:
+    """The command as the user typed it (for provenance)."""
+    return "dyncontract " + shlex.join(sys.argv[1:])
 
 
 def _construct(exp, out: Path, workers: int, quiet: bool) -> list[dict]:
@@ -108,12 +107,8 @@ def _construct(exp, out: Path, workers: int, quiet: bool) -> list[dict]:
     results = construction.execute(
         exp.construction, out, exp.name, workers, progress=not quiet, log=typer.echo
     )
-    import shlex
-    import sys
-
-    cmd = "dyncontract " + shlex.join(sys.argv[1:])
     rep = construction_report.build(
-        exp.construction, Path(out) / exp.name / "construct", command=cmd
+        exp.construction, Path(out) / exp.name / "construct", command=_command_line()
     )
     for line in rep["lines"]:
         typer.echo(line)

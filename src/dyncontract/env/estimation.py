@@ -68,10 +68,12 @@ def pick_log_likelihood(
 @dataclass
 class ThetaFit:
     """What :func:`fit_theta` returns: the estimate, and the log-likelihood per ES choice
-    pair at each stage's end."""
+    pair at each stage's end. ``start``: where the fit began (:func:`refit_theta` sets it to
+    the candidate it kept, ``"fresh"`` or ``"previous"``)."""
 
     theta: np.ndarray
     history: list[dict[str, float]] = field(default_factory=list)
+    start: str = "fresh"
 
 
 def fit_theta(
@@ -142,6 +144,75 @@ def fit_theta(
     if not np.all(np.isfinite(theta)):
         raise FloatingPointError("fit_theta: the estimate is not finite")
     return ThetaFit(theta=theta, history=history)
+
+
+def log_likelihood_per_es(
+    benv: BatchedContractEnv,
+    obs: torch.Tensor,
+    action: torch.Tensor,
+    picks: torch.Tensor,
+    theta: np.ndarray,
+    tau: float,
+    chunk: int = 4096,
+) -> float:
+    """The mean log-likelihood per ES choice pair of ``picks`` under types ``theta`` at
+    temperature ``tau`` (no gradient; computed in chunks of ``chunk`` menus)."""
+    th = torch.as_tensor(np.asarray(theta, float), dtype=torch.float64)
+    total = 0.0
+    with torch.no_grad():
+        for s in range(0, int(obs.shape[0]), chunk):
+            o, a = obs[s : s + chunk].double(), action[s : s + chunk].double()
+            pk = picks[s : s + chunk].double()
+            total += float(pick_log_likelihood(benv, o, a, pk, th, tau))
+    return total / float(picks.sum())
+
+
+def refit_theta(
+    benv: BatchedContractEnv,
+    obs: torch.Tensor,
+    action: torch.Tensor,
+    picks: torch.Tensor,
+    previous: np.ndarray | None,
+    *,
+    refine_taus: tuple[float, ...] = (0.03, 0.01),
+    fresh_menus: int = 1024,
+    steps: int = 20,
+    max_menus: int = 16_384,
+    seed: int = 0,
+) -> ThetaFit:
+    """Refit θ as data accumulate, without being trapped by an earlier estimate.
+
+    Two candidates: a **fresh** fit (from the uninformed start, every temperature of
+    :data:`DEFAULT_TAUS`, on a random subset of at most ``fresh_menus`` menus: cheap, and
+    enough to land in the right basin) and the **previous** estimate. The one with the
+    higher log-likelihood per ES at ``refine_taus[0]`` on the fit's menus is refined at
+    ``refine_taus`` with up to ``max_menus`` menus. Why both: with the ordered
+    parametrisation, types that merged in an early fit on few menus (their gap's log at
+    −∞) get no gradient to separate again, so a refit from the previous estimate alone can
+    stay merged for good; a fresh fit alone would throw away the precision of the large
+    fits."""
+    fresh = fit_theta(
+        benv, obs, action, picks, taus=DEFAULT_TAUS, steps=steps, max_menus=fresh_menus,
+        seed=seed,
+    )  # fmt: skip
+    start, theta0 = "fresh", fresh.theta
+    if previous is not None:
+        n = int(obs.shape[0])
+        keep = torch.arange(n)
+        if n > max_menus:  # the same subset fit_theta will refine on
+            keep = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:max_menus]
+        o, a, pk = obs[keep], action[keep], picks[keep]
+        tau = refine_taus[0]
+        if log_likelihood_per_es(benv, o, a, pk, previous, tau) > log_likelihood_per_es(
+            benv, o, a, pk, fresh.theta, tau
+        ):
+            start, theta0 = "previous", np.asarray(previous, float)
+    fit = fit_theta(
+        benv, obs, action, picks, taus=refine_taus, steps=steps, max_menus=max_menus,
+        theta0=theta0, seed=seed,
+    )  # fmt: skip
+    fit.start = start
+    return fit
 
 
 def relative_error(theta_hat: np.ndarray, theta: np.ndarray) -> dict[str, float]:

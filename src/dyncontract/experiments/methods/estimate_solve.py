@@ -8,7 +8,10 @@ In the model-free setting (methods/model_free.py) the CS:
    env's ``picks``);
 2. **estimates** θ by maximum likelihood under the model's rational choice with a logit noise
    whose temperature is lowered in stages (:func:`~dyncontract.env.estimation.fit_theta`;
-   ξ, κ, τ are known, θ is not; at most ``max_menus`` of the menus enter the fit);
+   ξ, κ, τ are known, θ is not; at most ``max_menus`` of the menus enter the fit). Each refit
+   (:func:`~dyncontract.env.estimation.refit_theta`) refines the likelier of a fresh fit on
+   at most ``fresh_menus`` menus and the previous estimate, so types merged by an early fit
+   on few menus do not stay merged;
 3. **chooses a safety margin**: the exact optimum for θ̂ makes IR/IC bind *at θ̂*, so a type
    whose θ is overestimated by 0.1 % already declines or switches items. The CS solves for
    θ̂ (1 − m) for each margin m of ``margins`` in ``select_states`` fresh training states,
@@ -19,13 +22,15 @@ In the model-free setting (methods/model_free.py) the CS:
    for each test state with θ̂ (1 − m) and posts the optimum as a free-payment menu.
 
 As data accumulate it refits at each curve budget
-(:data:`~dyncontract.experiments.methods.model_free.CURVE_BUDGETS`), starting from the last
-estimate; samples are cumulative (exploration plus every margin selection so far). Each row
-reports the ratio on the test states, θ̂ and its relative error, the margin, and the ratio of
-the plain plug-in (margin 0, ``test_ratio_plugin``).
+(:data:`~dyncontract.experiments.methods.model_free.CURVE_BUDGETS`); samples are cumulative
+(exploration plus every margin selection so far). Each row reports the ratio on the test
+states, θ̂ and its relative error, the margin, the ratio of the plain plug-in (margin 0,
+``test_ratio_plugin``) and which candidate the refit kept (``fit_fresh``: 1 for the fresh
+fit, 0 for the previous estimate).
 
 Options: ``margins``, ``select_states`` (32), ``steps`` (L-BFGS iterations per temperature,
-20), ``max_menus`` (the fit's largest random subset of the posted menus, 16 384).
+20), ``max_menus`` (the fit's largest random subset of the posted menus, 16 384),
+``fresh_menus`` (the fresh candidate's, 1 024).
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ import numpy as np
 import torch
 
 from dyncontract.env import BatchedContractEnv
-from dyncontract.env.estimation import DEFAULT_TAUS, fit_theta, menu_action_free, relative_error
+from dyncontract.env.estimation import menu_action_free, refit_theta, relative_error
 from dyncontract.env.heldout import reference_base
 from dyncontract.experiments.methods.base import MethodContext
 from dyncontract.experiments.methods.model_free import (
@@ -52,7 +57,7 @@ from dyncontract.solvers.exact import solve_dynamic
 
 #: relative safety margins on θ̂ the CS chooses among (by posting)
 MARGINS = (0.0, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1)
-#: the temperatures of a refit from the last estimate
+#: the temperatures at which a refit refines its kept candidate
 REFIT_TAUS = (0.03, 0.01)
 #: exploration menus posted per env call
 CHUNK = 8192
@@ -82,6 +87,7 @@ def run(ctx: MethodContext, seed: int, budget: Budget) -> list[dict[str, Any]]:
     select_states = int(opts.pop("select_states", 32))
     steps = int(opts.pop("steps", 20))
     max_menus = int(opts.pop("max_menus", 16_384))
+    fresh_menus = int(opts.pop("fresh_menus", 1024))
     if opts:
         raise ValueError(f"estimate_solve: unknown options {sorted(opts)}")
     env = ctx.setting.env  # training states: exploration and margin selection
@@ -120,9 +126,9 @@ def run(ctx: MethodContext, seed: int, budget: Budget) -> list[dict[str, Any]]:
         explore(need)
         obs, act, picks = torch.cat(obs_l), torch.cat(act_l), torch.cat(picks_l)
         obs_l[:], act_l[:], picks_l[:] = [obs], [act], [picks]
-        fit = fit_theta(
-            env, obs, act, picks, theta0=theta, seed=seed + len(rows),
-            taus=DEFAULT_TAUS if theta is None else REFIT_TAUS, steps=steps, max_menus=max_menus,
+        fit = refit_theta(
+            env, obs, act, picks, theta, refine_taus=REFIT_TAUS, fresh_menus=fresh_menus,
+            steps=steps, max_menus=max_menus, seed=seed + len(rows),
         )  # fmt: skip
         theta = fit.theta
         # choose the margin by posting: the same fresh states and sampled ESs for every margin
@@ -148,6 +154,7 @@ def run(ctx: MethodContext, seed: int, budget: Budget) -> list[dict[str, Any]]:
                 explored=int(obs.shape[0]), margin=margin, test_ratio_plugin=plugin,
                 theta_rel_err_max=err["max"], theta_rel_err_mean=err["mean"],
                 solve_failures=failed, log_lik_per_es=fit.history[-1]["log_lik_per_es"],
+                fit_fresh=int(fit.start == "fresh"),
                 **{f"theta_hat_{k + 1}": float(t) for k, t in enumerate(theta)},
             )
         )  # fmt: skip

@@ -165,6 +165,32 @@ def test_fit_theta_recovers_the_types_from_picks() -> None:
     assert fit.history[-1]["log_lik_per_es"] > fit.history[0]["log_lik_per_es"]
 
 
+def test_refit_escapes_types_merged_by_an_earlier_fit() -> None:
+    """An estimate whose types merged (gaps ~1e-4) gets no gradient to separate them again: a
+    refit from it alone stays merged; :func:`refit_theta` also fits afresh, keeps the likelier
+    candidate and lands within 1 % of every θ_k."""
+    from dyncontract.env.estimation import fit_theta, refit_theta, relative_error
+
+    base = Scenario.default().replace(theta=[1.0, 2.0, 3.5], prior=[1 / 3] * 3, persistence=0.7)
+    benv = BatchedContractEnv(base, EnvConfig(**FREE))
+    rng = np.random.default_rng(7)
+    obs = benv.sample_states(2000, rng)
+    act = torch.as_tensor(rng.uniform(-1, 1, (2000, benv.act_dim)))
+    picks = benv.step(obs, act, generator=torch.Generator().manual_seed(7))["picks"]
+    merged = np.array([1.0, 2.9999, 3.0])
+    stuck = fit_theta(benv, obs, act, picks, taus=(0.03, 0.01), theta0=merged)
+    assert relative_error(stuck.theta, np.asarray(base.theta))["max"] > 0.1, stuck.theta
+    fit = refit_theta(benv, obs, act, picks, merged, fresh_menus=1024)
+    assert fit.start == "fresh"
+    err = relative_error(fit.theta, np.asarray(base.theta))
+    assert err["max"] < 0.01, (fit.theta, err)
+    assert fit.history[-1]["log_lik_per_es"] > stuck.history[-1]["log_lik_per_es"]
+    # a good previous estimate is kept (and refined) rather than the fresh fit on fewer menus
+    again = refit_theta(benv, obs, act, picks, fit.theta, fresh_menus=64)
+    assert again.start == "previous"
+    assert relative_error(again.theta, np.asarray(base.theta))["max"] < 0.01
+
+
 # ---------------------------------------------------------------------------------------------
 # Every model-free method: its reported samples are the env's own count
 # ---------------------------------------------------------------------------------------------

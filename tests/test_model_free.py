@@ -292,3 +292,36 @@ def test_a_resumed_learner_run_reports_its_wall_across_processes(tmp_path: Path)
     ev = json.loads((d / "eval.json").read_text())
     assert 1000.0 <= ev["train_wall_s"] < 1100.0
     assert ev["samples"] == rows[-1]["samples"]  # resumed, not retrained
+
+
+def test_results_page_reports_each_methods_last_curve_point(tmp_path: Path) -> None:
+    """The model-free table of docs/results.md, rendered from a small data folder: the last
+    column is each method's last curve point (a learner's last point may exceed the nominal
+    budget by a batch), and the figure is drawn from the same data."""
+    import pandas as pd
+
+    from dyncontract.experiments import results_doc
+
+    folder = tmp_path / "data" / "menu_free"
+    folder.mkdir(parents=True)
+    (folder / "provenance.json").write_text(
+        '{"command": "t", "git_revision": "0", "date_utc": "now", "machine": "m"}'
+    )
+    pd.DataFrame(
+        {"method": ["a", "b"], "seeds": [3, 3], "ratio_single": [0.9, 0.8],
+         "ratio_single_ci95": [0.01, 0.02], "ratio_single_p05": [0.8, 0.7],
+         "ratio_single_median": [0.9, 0.8], "beats_static_best": [0.0, 0.0],
+         "samples": [1_200_128, 1_200_000], "wall_s": [10.0, 20.0]}
+    ).to_csv(folder / "summary.csv", index=False)  # fmt: skip
+    pd.DataFrame(
+        {"method": ["a", "a", "b", "b"], "samples": [500, 1_200_128, 100, 1_200_000],
+         "ratio": [0.5, 0.91, 0.6, 0.81], "ratio_ci95": [0.1, 0.01, 0.1, 0.02],
+         "seeds": [3, 3, 3, 3], "wall_s": [1.0, 9.0, 1.0, 19.0]}
+    ).to_csv(folder / "curves.csv", index=False)  # fmt: skip
+    lines = results_doc._menu_free_section(folder)
+    row_a = next(ln for ln in lines if ln.startswith("| a |") and "(500)" in ln)
+    assert row_a.rstrip(" |").endswith("0.9100 ± 0.0100 (1,200,128)")
+    row_b = next(ln for ln in lines if ln.startswith("| b |") and "(100)" in ln)
+    assert row_b.rstrip(" |").endswith("0.8100 ± 0.0200 (1,200,000)")
+    written = results_doc.figures_from_data(tmp_path / "data", tmp_path / "figures")
+    assert any(p.suffix == ".png" and p.stat().st_size > 0 for p in written)

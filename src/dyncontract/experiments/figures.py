@@ -58,8 +58,13 @@ def color(method: str) -> str:
     return COLORS.get(method, COLORS.get(base, "gray"))
 
 
+#: savefig metadata per format: PDFs carry no creation date, so redrawing changes no bytes
+NO_DATE: dict[str, dict[str, None] | None] = {"png": None, "pdf": {"CreationDate": None}}
+
+
 def save(fig: plt.Figure, path_stem: Path) -> list[Path]:
-    """Write ``stem.png`` and ``stem.pdf`` atomically."""
+    """Write ``stem.png`` and ``stem.pdf`` atomically (no creation date in the PDF: the same
+    figure gives the same bytes)."""
     path_stem.parent.mkdir(parents=True, exist_ok=True)
     outs = []
     for ext in ("png", "pdf"):
@@ -67,7 +72,7 @@ def save(fig: plt.Figure, path_stem: Path) -> list[Path]:
         fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp")
         os.close(fd)
         try:
-            fig.savefig(tmp, format=ext, dpi=150, bbox_inches="tight")
+            fig.savefig(tmp, format=ext, dpi=150, bbox_inches="tight", metadata=NO_DATE[ext])
             os.replace(tmp, final)
         finally:
             if os.path.exists(tmp):

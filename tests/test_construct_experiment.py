@@ -32,6 +32,19 @@ def test_log_fit_recovers_known_parameters() -> None:
     assert fit_curve("saturating_exp", T, y)["rmse"] > fit["rmse"]
     y2 = 20 * (1 - np.exp(-0.4 * T)) + rng.normal(0, 0.2, T.size)
     assert fit_curve("saturating_exp", T, y2)["rmse"] < fit_curve("log", T, y2)["rmse"]
+    assert fit["identified"]
+
+
+def test_a_fit_without_saturation_is_not_identified() -> None:
+    """Quality rising faster than linearly over the sweep (no saturation): the log model's
+    least-squares rate runs to its bound and α, β are not separately estimated. The fit says
+    so and gives no interval, instead of a huge α with a zero-width one."""
+    T = np.array([0.0, 2.5, 10.0])
+    y = np.array([0.0, 0.07, 0.39]) * 100 / 3  # convex, as a small quick-preset sweep gave
+    fit = fit_curve("log", T, y)
+    assert not fit["identified"]
+    assert all(np.isnan(v) for v in fit["ci95"]["alpha"] + fit["ci95"]["beta"])
+    assert fit["params"]["beta"] * 10.0 < 1e-3
 
 
 def test_valuation_points_subtract_each_seeds_untrained_agent() -> None:

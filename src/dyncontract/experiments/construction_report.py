@@ -113,9 +113,18 @@ MODELS: dict[str, tuple[Callable[..., np.ndarray], tuple[str, str], str]] = {
 }
 
 
+#: a fit whose rate (beta or b) times the largest workload is below this saw no saturation:
+#: over the sweep the curve is a straight line, and only the product of its two parameters is
+#: identified
+MIN_CURVATURE = 1e-3
+
+
 def fit_curve(name: str, T: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     """Least squares fit of model ``name`` to (T, y): parameters with 95 % intervals (from
-    the covariance of the estimate, t with n - 2 degrees of freedom), residuals, RMSE, R^2."""
+    the covariance of the estimate, t with n - 2 degrees of freedom), residuals, RMSE, R^2.
+    ``identified`` is False when the data show no saturation (rate × max T below
+    :data:`MIN_CURVATURE`, the rate pushed to its bound) or the covariance is not finite: the
+    parameters are then not estimated separately, and their intervals are NaN."""
     from scipy import optimize, stats
 
     f, names, formula = MODELS[name]
@@ -134,9 +143,13 @@ def fit_curve(name: str, T: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     se = np.sqrt(np.clip(np.diag(pcov), 0.0, np.inf))
     ss_res = float(np.sum(resid**2))
     ss_tot = float(np.sum((y - y.mean()) ** 2))
+    identified = bool(popt[1] * tmax >= MIN_CURVATURE and np.all(np.isfinite(pcov)))
+    if not identified:
+        se = np.full_like(se, np.nan)
     return {
         "model": name,
         "formula": formula,
+        "identified": identified,
         "params": {k: float(v) for k, v in zip(names, popt, strict=True)},
         "ci95": {
             k: [float(v - tq * s), float(v + tq * s)]
@@ -436,6 +449,15 @@ def build(exp: Any, root: Path, command: str | None = None) -> dict[str, Any]:
         }
         write_json_atomic(root / "calibration.json", info)
         key = str(sc.n_es) if str(sc.n_es) in cal else (str(ns[-1]) if cal else None)
+        if key is not None and not cal[key]["log"]["identified"]:
+            lg = cal[key]["log"]
+            lines.append(
+                f"calibration (N = {key}): not identified — the log fit found no saturation "
+                f"over workloads up to {max(cal[key]['T']):g} (beta -> 0; only alpha * beta = "
+                f"{lg['params']['alpha'] * lg['params']['beta']:.3g} is estimated): no "
+                "calibrated config written; sweep larger workloads"
+            )
+            key = None
         if key is not None:
             level = levels[0].removeprefix("BabyAI-").removesuffix("-v0")
             provenance = {

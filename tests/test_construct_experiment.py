@@ -45,6 +45,10 @@ def test_a_fit_without_saturation_is_not_identified() -> None:
     assert not fit["identified"]
     assert all(np.isnan(v) for v in fit["ci95"]["alpha"] + fit["ci95"]["beta"])
     assert fit["params"]["beta"] * 10.0 < 1e-3
+    # two workloads above 0 and a saturating curve: identified, fitted exactly, no interval
+    exact = fit_curve("log", T, 12.0 * np.log1p(0.3 * T))
+    assert exact["identified"] and exact["params"]["beta"] == pytest.approx(0.3, rel=1e-3)
+    assert all(np.isnan(v) for v in exact["ci95"]["alpha"])
 
 
 def test_valuation_points_subtract_each_seeds_untrained_agent() -> None:

@@ -124,7 +124,8 @@ def fit_curve(name: str, T: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     the covariance of the estimate, t with n - 2 degrees of freedom), residuals, RMSE, R^2.
     ``identified`` is False when the data show no saturation (rate × max T below
     :data:`MIN_CURVATURE`, the rate pushed to its bound) or the covariance is not finite: the
-    parameters are then not estimated separately, and their intervals are NaN."""
+    parameters are then not estimated separately, and their intervals are NaN. So are they
+    when at most two workloads are above 0 (an exact fit, not a zero-width interval)."""
     from scipy import optimize, stats
 
     f, names, formula = MODELS[name]
@@ -144,8 +145,8 @@ def fit_curve(name: str, T: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     ss_res = float(np.sum(resid**2))
     ss_tot = float(np.sum((y - y.mean()) ** 2))
     identified = bool(popt[1] * tmax >= MIN_CURVATURE and np.all(np.isfinite(pcov)))
-    if not identified:
-        se = np.full_like(se, np.nan)
+    if not identified or np.count_nonzero(T) <= 2:  # both curves pass through (0, 0): two
+        se = np.full_like(se, np.nan)  # points at T > 0 are fitted exactly, with no interval
     return {
         "model": name,
         "formula": formula,
@@ -449,7 +450,7 @@ def build(exp: Any, root: Path, command: str | None = None) -> dict[str, Any]:
         }
         write_json_atomic(root / "calibration.json", info)
         key = str(sc.n_es) if str(sc.n_es) in cal else (str(ns[-1]) if cal else None)
-        if key is not None and not cal[key]["log"]["identified"]:
+        if key is not None and not cal[key]["log"].get("identified", True):
             lg = cal[key]["log"]
             lines.append(
                 f"calibration (N = {key}): not identified — the log fit found no saturation "
@@ -474,11 +475,14 @@ def build(exp: Any, root: Path, command: str | None = None) -> dict[str, Any]:
             write_text_atomic(p, yml)
             written.append(p)
             lg = cal[key]["log"]
+
+            def ci(k: str, lg: dict[str, Any] = lg) -> str:
+                lo, hi = lg["ci95"][k]
+                return "(no interval)" if math.isnan(lo) else f"[{lo:.3f}, {hi:.3f}]"
+
             lines.append(
-                f"calibration (N = {key}): alpha = {lg['params']['alpha']:.3f} "
-                f"[{lg['ci95']['alpha'][0]:.3f}, {lg['ci95']['alpha'][1]:.3f}], "
-                f"beta = {lg['params']['beta']:.3f} "
-                f"[{lg['ci95']['beta'][0]:.3f}, {lg['ci95']['beta'][1]:.3f}], "
+                f"calibration (N = {key}): alpha = {lg['params']['alpha']:.3f} {ci('alpha')}, "
+                f"beta = {lg['params']['beta']:.3f} {ci('beta')}, "
                 f"R^2 {lg['r2']:.3f}; saturating exp R^2 {cal[key]['saturating_exp']['r2']:.3f}"
             )
         written += figure_f6(rows, cal, V, fig_dir)

@@ -76,6 +76,13 @@ class ThetaFit:
     start: str = "fresh"
 
 
+def _subset(n: int, max_menus: int, seed: int) -> torch.Tensor:
+    """The indices of the menus a fit uses: all ``n``, or a seeded random ``max_menus``."""
+    if n <= max_menus:
+        return torch.arange(n)
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:max_menus]
+
+
 def fit_theta(
     benv: BatchedContractEnv,
     obs: torch.Tensor,
@@ -106,7 +113,7 @@ def fit_theta(
     if n == 0:
         raise ValueError("fit_theta: no observations")
     if n > max_menus:
-        keep = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:max_menus]
+        keep = _subset(n, max_menus, seed)
         obs, action, picks = obs[keep], action[keep], picks[keep]
         n = max_menus
     start = np.arange(1.0, K + 1.0) if theta0 is None else np.asarray(theta0, float)
@@ -197,10 +204,7 @@ def refit_theta(
     )  # fmt: skip
     start, theta0 = "fresh", fresh.theta
     if previous is not None:
-        n = int(obs.shape[0])
-        keep = torch.arange(n)
-        if n > max_menus:  # the same subset fit_theta will refine on
-            keep = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:max_menus]
+        keep = _subset(int(obs.shape[0]), max_menus, seed)  # the menus fit_theta refines on
         o, a, pk = obs[keep], action[keep], picks[keep]
         tau = refine_taus[0]
         if log_likelihood_per_es(benv, o, a, pk, previous, tau) > log_likelihood_per_es(

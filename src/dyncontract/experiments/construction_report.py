@@ -307,15 +307,13 @@ def compare_summary(
 # ----- figures -------------------------------------------------------------------------------
 
 
-#: savefig metadata per format: PDFs carry no creation date, so redrawing changes no bytes
-_NO_DATE: dict[str, dict[str, None] | None] = {"png": None, "pdf": {"CreationDate": None}}
-
-
 def _save(fig: Any, out: Path, name: str) -> list[Path]:
+    from dyncontract.experiments.figures import NO_DATE
+
     paths = []
     for ext in ("png", "pdf"):
         buf = io.BytesIO()
-        fig.savefig(buf, format=ext, dpi=130, metadata=_NO_DATE[ext])
+        fig.savefig(buf, format=ext, dpi=130, metadata=NO_DATE[ext])
         p = out / f"{name}.{ext}"
         atomic_write(p, lambda fh, b=buf.getvalue(): fh.write(b), mode="wb")
         paths.append(p)

@@ -200,19 +200,18 @@ def _menu_free_section(folder: Path) -> list[str]:
     if (folder / "curves.csv").exists():
         cur = pd.read_csv(folder / "curves.csv")
         out = []
+
+        def point(upto: pd.DataFrame) -> str:
+            if upto.empty:
+                return "n/a"
+            last = upto.sort_values("samples").iloc[-1]
+            return f"{_ci(last['ratio'], last['ratio_ci95'])} ({int(last['samples']):,})"
+
         for m, g in cur.groupby("method", sort=False):
             row: dict[str, Any] = {"method": m}
             for b in CURVE_TABLE_BUDGETS:
-                upto = g[g["samples"] <= b]
-                if upto.empty:
-                    row[f"≤ {b:,} samples"] = "n/a"
-                else:
-                    last = upto.iloc[-1]
-                    row[f"≤ {b:,} samples"] = (
-                        f"{_ci(last['ratio'], last['ratio_ci95'])} ({int(last['samples']):,})"
-                    )
-            end = g.sort_values("samples").iloc[-1]
-            row["last point"] = f"{_ci(end['ratio'], end['ratio_ci95'])} ({int(end['samples']):,})"
+                row[f"≤ {b:,} samples"] = point(g[g["samples"] <= b])
+            row["last point"] = point(g)
             out.append(row)
         ct = pd.DataFrame(out)
         lines += [
